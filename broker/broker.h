@@ -6,7 +6,7 @@
 // the Scheduler; this class only moves messages, without copying reply payloads.
 //
 // Thread-safety: run() owns the sockets and runs on one thread; requestStop() may be called
-// from any thread (and from a signal handler through the flag it sets).
+// from any thread (and from a signal handler through the flag it sets); stats() from any thread.
 #pragma once
 
 #include <atomic>
@@ -17,6 +17,7 @@
 
 #include <zmq.hpp>
 
+#include "broker/scheduler.h"
 #include "common/status.h"
 
 namespace framewire {
@@ -31,6 +32,20 @@ struct BrokerConfig {
   std::chrono::milliseconds default_timeout{30000};  // when a request names none
   std::chrono::milliseconds max_timeout{600000};     // upper bound on what a request may ask
   int socket_hwm = 32;                    // SNDHWM/RCVHWM on both ROUTERs (messages)
+
+  SchedulerConfig schedulerConfig() const;
+};
+
+// A snapshot of what the broker has done, for tests, logs and (later) metrics.
+struct BrokerStats {
+  SchedulerCounters scheduler;
+  size_t workers = 0;          // registered now
+  size_t queued = 0;           // requests waiting for a worker now
+  size_t in_flight = 0;        // requests at a worker now
+  uint64_t malformed_client_messages = 0;  // answered INVALID_ARGUMENT, or dropped without an envelope
+  uint64_t malformed_worker_messages = 0;  // dropped
+  uint64_t client_send_failures = 0;       // replies dropped: client gone or its pipe full
+  uint64_t worker_send_failures = 0;       // worker gone or its pipe full: the worker is forgotten
 };
 
 class Broker {
@@ -48,6 +63,9 @@ class Broker {
   // Serves until requestStop(); then tells connected workers DISCONNECT and returns.
   void run();
   void requestStop() { stop_.store(true); }
+
+  // Thread-safe; refreshed once per loop turn (so at least every ~100 ms while running).
+  BrokerStats stats() const;
 
  private:
   class Impl;

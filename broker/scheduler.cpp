@@ -1,0 +1,423 @@
+#include "broker/scheduler.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/log.h"
+
+namespace framewire {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+constexpr const char* kLog = "broker";
+
+// ROUTER-assigned identities are binary (a zero byte and four random bytes): show them as hex.
+std::string printable(const std::string& identity) {
+  const bool text = !identity.empty() && std::all_of(identity.begin(), identity.end(), [](char c) {
+    return std::isprint(static_cast<unsigned char>(c)) != 0;
+  });
+  if (text) return identity;
+  static const char* digits = "0123456789abcdef";
+  std::string hex = "0x";
+  for (unsigned char c : identity) {
+    hex += digits[c >> 4];
+    hex += digits[c & 15];
+  }
+  return hex;
+}
+
+long long millisecondsBetween(Scheduler::TimePoint from, Scheduler::TimePoint to) {
+  return static_cast<long long>(duration_cast<milliseconds>(to - from).count());
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerConfig config) : config_(std::move(config)) {
+  config_.heartbeat_liveness = std::max(config_.heartbeat_liveness, 1);
+  config_.max_dispatches = std::max(config_.max_dispatches, 1);
+}
+
+Scheduler::TimePoint Scheduler::deadlineFor(uint32_t timeout_ms, TimePoint now) const {
+  milliseconds timeout = timeout_ms == 0 ? config_.default_timeout : milliseconds(timeout_ms);
+  return now + std::min(timeout, config_.max_timeout);
+}
+
+// ---- events -----------------------------------------------------------------------------------
+
+Actions Scheduler::onClientRequest(protocol::ClientRequest&& request, TimePoint now) {
+  Actions out;
+  ++counters_.requests;
+  // Read the view before moving the body: a small body lives inside the message object.
+  const uint64_t request_id = request.request ? request.request->id() : 0;
+  const uint32_t timeout_ms = request.request ? request.request->timeout_ms() : 0;
+
+  // The queue is only non-empty when no worker is ready, so a request that could be
+  // dispatched at once is never refused, whatever max_queue says.
+  if (queue_.size() >= config_.max_queue && ready_workers_.empty()) {
+    ++counters_.busy;
+    FW_LOG(kDebug, kLog) << "queue full (" << queue_.size() << "): request " << request_id << " BUSY";
+    out.push_back(AnswerClient{std::move(request.envelope), request_id,
+                               Status::busy("the broker's queue is full (" +
+                                            std::to_string(queue_.size()) +
+                                            " requests); retry later")});
+    return out;
+  }
+
+  const uint64_t serial = next_serial_++;
+  PendingRequest& pending = requests_[serial];
+  pending.envelope = std::move(request.envelope);
+  pending.body = std::move(request.body);
+  pending.request_id = request_id;
+  pending.received_at = now;
+  pending.deadline = deadlineFor(timeout_ms, now);
+  deadlines_.emplace(pending.deadline, serial);
+  pending.queued = true;
+  pending.queue_position = queue_.insert(queue_.end(), serial);
+  dispatchQueued(now, out);
+  return out;
+}
+
+Actions Scheduler::onWorkerMessage(protocol::WorkerMessage&& message, TimePoint now) {
+  using protocol::WorkerCommand;
+  Actions out;
+  auto found = workers_.find(message.identity);
+  if (found == workers_.end()) {
+    switch (message.command) {
+      case WorkerCommand::kReady:
+        registerWorker(message.identity, message.name, now, out);
+        dispatchQueued(now, out);
+        break;
+      case WorkerCommand::kDisconnect:
+        break;  // already forgotten; answering would only echo DISCONNECTs back and forth
+      case WorkerCommand::kReply:
+      case WorkerCommand::kHeartbeat:
+      case WorkerCommand::kRequest:
+        // A worker we declared dead (or never met): tell it to reconnect and register again.
+        if (message.command == WorkerCommand::kReply) ++counters_.late_replies;
+        ++counters_.unknown_workers;
+        FW_LOG(kDebug, kLog) << protocol::workerCommandName(message.command) << " from unknown worker "
+                             << printable(message.identity) << ": DISCONNECT";
+        out.push_back(SendWorkerCommand{message.identity, WorkerCommand::kDisconnect});
+        break;
+    }
+    return out;
+  }
+
+  Worker& worker = found->second;
+  refreshLiveness(worker, now);
+  switch (message.command) {
+    case WorkerCommand::kReady:
+      // READY again on the same connection: the worker restarted its side of the protocol
+      // and forgot what it was doing, so its request goes back to the queue.
+      FW_LOG(kWarn, kLog) << "worker " << printable(worker.identity) << " (" << message.name
+                          << ") sent READY again";
+      worker.name = message.name;
+      releaseInFlight(worker, 0, now, out);
+      if (!worker.ready) markReady(worker);
+      break;
+    case WorkerCommand::kReply:
+      handleReply(worker, std::move(message), now, out);
+      break;
+    case WorkerCommand::kDisconnect:
+      loseWorker(message.identity, "disconnected", 0, now, out);
+      break;
+    case WorkerCommand::kHeartbeat:
+    case WorkerCommand::kRequest:  // never parsed from a worker; liveness is all it gives
+      break;
+  }
+  dispatchQueued(now, out);
+  return out;
+}
+
+Actions Scheduler::onMalformedReply(const std::string& worker_identity, uint64_t token, TimePoint now) {
+  Actions out;
+  auto found = workers_.find(worker_identity);
+  if (found == workers_.end()) {
+    ++counters_.unknown_workers;
+    out.push_back(SendWorkerCommand{worker_identity, protocol::WorkerCommand::kDisconnect});
+    return out;
+  }
+  Worker& worker = found->second;
+  refreshLiveness(worker, now);
+  if (token != 0 && worker.busy_token == token) markReady(worker);
+  auto in_flight = serial_by_token_.find(token);
+  if (in_flight != serial_by_token_.end()) {
+    ++counters_.worker_errors;
+    FW_LOG(kWarn, kLog) << "worker " << printable(worker.identity) << " (" << worker.name
+                        << ") sent a malformed reply; answering INTERNAL";
+    answer(in_flight->second,
+           Status::internal("worker '" + worker.name + "' sent a malformed reply"), out);
+  }
+  dispatchQueued(now, out);
+  return out;
+}
+
+Actions Scheduler::onWorkerUnreachable(const std::string& worker, uint64_t undelivered_token,
+                                       TimePoint now) {
+  Actions out;
+  loseWorker(worker, "unreachable", undelivered_token, now, out);
+  dispatchQueued(now, out);
+  return out;
+}
+
+Actions Scheduler::onTick(TimePoint now) {
+  Actions out;
+  // Deadlines first, so a request whose deadline passed is not requeued by a worker's death.
+  expireDeadlines(now, out);
+  expireWorkers(now, out);
+  dispatchQueued(now, out);
+  sendHeartbeats(now, out);
+  return out;
+}
+
+std::optional<Scheduler::TimePoint> Scheduler::nextWakeup() const {
+  std::optional<TimePoint> next;
+  auto consider = [&next](TimePoint t) {
+    if (!next || t < *next) next = t;
+  };
+  if (!deadlines_.empty()) consider(deadlines_.begin()->first);
+  if (!worker_expiries_.empty()) consider(worker_expiries_.begin()->first);
+  if (!heartbeats_due_.empty()) consider(heartbeats_due_.begin()->first);
+  return next;
+}
+
+Actions Scheduler::shutdown(TimePoint now) {
+  Actions out;
+  std::vector<uint64_t> serials;
+  serials.reserve(requests_.size());
+  for (const auto& entry : requests_) serials.push_back(entry.first);
+  std::sort(serials.begin(), serials.end());  // oldest first, for a predictable order
+  for (uint64_t serial : serials) {
+    ++counters_.unavailable;
+    answer(serial, Status::unavailable("the broker is stopping"), out);
+  }
+  for (const auto& entry : workers_) {
+    out.push_back(SendWorkerCommand{entry.first, protocol::WorkerCommand::kDisconnect});
+  }
+  workers_.clear();
+  ready_workers_.clear();
+  worker_expiries_.clear();
+  heartbeats_due_.clear();
+  return out;
+}
+
+// ---- workers ----------------------------------------------------------------------------------
+
+void Scheduler::registerWorker(const std::string& identity, const std::string& name, TimePoint now,
+                               Actions& out) {
+  Worker& worker = workers_[identity];
+  worker.identity = identity;
+  worker.name = name;
+  worker.expires_at = now + config_.heartbeat_interval * config_.heartbeat_liveness;
+  worker.heartbeat_due = now + config_.heartbeat_interval;
+  worker_expiries_.emplace(worker.expires_at, identity);
+  heartbeats_due_.emplace(worker.heartbeat_due, identity);
+  markReady(worker);
+  ++counters_.workers_joined;
+  FW_LOG(kInfo, kLog) << "worker " << printable(identity) << " (" << name << ") joined; "
+                      << workers_.size() << " workers";
+}
+
+void Scheduler::refreshLiveness(Worker& worker, TimePoint now) {
+  const TimePoint expires_at = now + config_.heartbeat_interval * config_.heartbeat_liveness;
+  if (expires_at == worker.expires_at) return;
+  // Re-key the set node in place: no allocation per message.
+  auto node = worker_expiries_.extract({worker.expires_at, worker.identity});
+  worker.expires_at = expires_at;
+  if (node.empty()) {
+    worker_expiries_.emplace(expires_at, worker.identity);
+  } else {
+    node.value().first = expires_at;
+    worker_expiries_.insert(std::move(node));
+  }
+}
+
+void Scheduler::markReady(Worker& worker) {
+  worker.busy_token = 0;
+  if (worker.ready) return;
+  worker.ready = true;
+  worker.ready_position = ready_workers_.insert(ready_workers_.end(), worker.identity);
+}
+
+void Scheduler::markBusy(Worker& worker, uint64_t token) {
+  if (worker.ready) {
+    ready_workers_.erase(worker.ready_position);
+    worker.ready = false;
+  }
+  worker.busy_token = token;
+}
+
+void Scheduler::loseWorker(const std::string& identity, const std::string& why,
+                           uint64_t undelivered_token, TimePoint now, Actions& out) {
+  auto found = workers_.find(identity);
+  if (found == workers_.end()) return;
+  Worker& worker = found->second;
+  if (worker.ready) ready_workers_.erase(worker.ready_position);
+  worker.ready = false;
+  worker_expiries_.erase({worker.expires_at, identity});
+  heartbeats_due_.erase({worker.heartbeat_due, identity});
+  ++counters_.workers_lost;
+  FW_LOG(kInfo, kLog) << "worker " << printable(identity) << " (" << worker.name << ") lost: " << why
+                      << "; " << workers_.size() - 1 << " workers";
+  releaseInFlight(worker, undelivered_token, now, out);
+  workers_.erase(found);
+}
+
+void Scheduler::releaseInFlight(Worker& worker, uint64_t undelivered_token, TimePoint now,
+                                Actions& out) {
+  if (worker.busy_token == 0) return;
+  const uint64_t token = worker.busy_token;
+  worker.busy_token = 0;
+  auto in_flight = serial_by_token_.find(token);
+  if (in_flight == serial_by_token_.end()) return;  // already answered (timed out)
+  const uint64_t serial = in_flight->second;
+  PendingRequest& pending = requests_.at(serial);
+  if (pending.worker != worker.identity) return;
+  if (token == undelivered_token) --pending.dispatches;  // it never reached the worker
+  requeueFront(serial, now, out);
+}
+
+// ---- requests ---------------------------------------------------------------------------------
+
+void Scheduler::handleReply(Worker& worker, protocol::WorkerMessage&& message, TimePoint now,
+                            Actions& out) {
+  if (message.token == worker.busy_token) markReady(worker);
+  auto in_flight = serial_by_token_.find(message.token);
+  if (in_flight == serial_by_token_.end()) {
+    // Its request timed out, or was re-dispatched after this worker was thought lost.
+    ++counters_.late_replies;
+    FW_LOG(kDebug, kLog) << "dropping late reply (token " << message.token << ") from worker "
+                         << printable(worker.identity);
+    return;
+  }
+  // A token still in flight is answered whichever of our workers sends it: a worker that
+  // reconnected (new identity) may finish what it began on its old connection. The old
+  // connection stays busy until it replies itself or expires, so nothing is sent to it.
+  PendingRequest done = takeRequest(in_flight->second);
+  ++counters_.replies;
+  out.push_back(ForwardReply{std::move(done.envelope), std::move(message.header_and_payload)});
+}
+
+void Scheduler::requeueFront(uint64_t serial, TimePoint now, Actions& out) {
+  PendingRequest& pending = requests_.at(serial);
+  serial_by_token_.erase(pending.token);
+  const std::string lost_worker = std::move(pending.worker);
+  pending.token = 0;
+  pending.worker.clear();
+  if (pending.dispatches >= config_.max_dispatches) {
+    ++counters_.unavailable;
+    FW_LOG(kInfo, kLog) << "request " << pending.request_id << " lost its worker "
+                        << pending.dispatches << " times: UNAVAILABLE";
+    answer(serial,
+           Status::unavailable("workers were lost " + std::to_string(pending.dispatches) +
+                               " times while serving this request"),
+           out);
+    return;
+  }
+  ++counters_.requeues;
+  FW_LOG(kInfo, kLog) << "request " << pending.request_id << " requeued after losing worker "
+                      << printable(lost_worker) << " (" << pending.dispatches << " of "
+                      << config_.max_dispatches << " dispatches used)";
+  // Back to the front: it has waited longest. The queue bound does not apply, since the
+  // request was accepted already and must not be lost.
+  pending.queued = true;
+  pending.queue_position = queue_.insert(queue_.begin(), serial);
+}
+
+void Scheduler::dispatchQueued(TimePoint now, Actions& out) {
+  while (!queue_.empty()) {
+    const uint64_t serial = queue_.front();
+    Worker* worker = pickWorker(requests_.at(serial));
+    if (worker == nullptr) return;
+    dispatch(serial, *worker, now, out);
+  }
+}
+
+Scheduler::Worker* Scheduler::pickWorker(const PendingRequest&) {
+  // Least recently used: the worker that has been waiting longest. Spreads load evenly and
+  // lets a slow worker fall behind without holding anything up.
+  if (ready_workers_.empty()) return nullptr;
+  return &workers_.at(ready_workers_.front());
+}
+
+void Scheduler::dispatch(uint64_t serial, Worker& worker, TimePoint now, Actions& out) {
+  PendingRequest& pending = requests_.at(serial);
+  queue_.erase(pending.queue_position);
+  pending.queued = false;
+  const uint64_t token = next_token_++;
+  pending.token = token;
+  pending.worker = worker.identity;
+  ++pending.dispatches;
+  serial_by_token_.emplace(token, serial);
+  markBusy(worker, token);
+  ++counters_.dispatches;
+
+  DispatchRequest action;
+  action.worker = worker.identity;
+  action.token = token;
+  action.queue_us = duration_cast<microseconds>(now - pending.received_at).count();
+  action.request.copy(pending.body);  // shares the buffer; the original stays for a requeue
+  out.push_back(std::move(action));
+}
+
+Scheduler::PendingRequest Scheduler::takeRequest(uint64_t serial) {
+  auto node = requests_.extract(serial);
+  PendingRequest& pending = node.mapped();
+  if (pending.queued) queue_.erase(pending.queue_position);
+  if (pending.token != 0) serial_by_token_.erase(pending.token);
+  deadlines_.erase({pending.deadline, serial});
+  return std::move(pending);
+}
+
+void Scheduler::answer(uint64_t serial, Status status, Actions& out) {
+  PendingRequest done = takeRequest(serial);
+  out.push_back(AnswerClient{std::move(done.envelope), done.request_id, std::move(status)});
+}
+
+// ---- timers -----------------------------------------------------------------------------------
+
+void Scheduler::expireDeadlines(TimePoint now, Actions& out) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const uint64_t serial = deadlines_.begin()->second;
+    const PendingRequest& pending = requests_.at(serial);
+    const long long waited_ms = millisecondsBetween(pending.received_at, now);
+    ++counters_.timeouts;
+    if (pending.queued) {
+      FW_LOG(kInfo, kLog) << "request " << pending.request_id << " timed out in the queue after "
+                          << waited_ms << " ms";
+    } else {
+      // The worker keeps working on it and stays busy until it replies; the reply is dropped.
+      FW_LOG(kInfo, kLog) << "request " << pending.request_id << " timed out at worker "
+                          << printable(pending.worker) << " after " << waited_ms << " ms";
+    }
+    answer(serial,
+           Status::timeout("no worker answered within " + std::to_string(waited_ms) + " ms"),
+           out);
+  }
+}
+
+void Scheduler::expireWorkers(TimePoint now, Actions& out) {
+  while (!worker_expiries_.empty() && worker_expiries_.begin()->first <= now) {
+    const std::string identity = worker_expiries_.begin()->second;
+    const auto silence = config_.heartbeat_interval * config_.heartbeat_liveness;
+    loseWorker(identity, "silent for " + std::to_string(silence.count()) + " ms", 0, now, out);
+  }
+}
+
+void Scheduler::sendHeartbeats(TimePoint now, Actions& out) {
+  while (!heartbeats_due_.empty() && heartbeats_due_.begin()->first <= now) {
+    auto node = heartbeats_due_.extract(heartbeats_due_.begin());
+    Worker& worker = workers_.at(node.value().second);
+    out.push_back(SendWorkerCommand{worker.identity, protocol::WorkerCommand::kHeartbeat});
+    // Keep the beat regular; after a stall, start again from now instead of sending a burst.
+    worker.heartbeat_due += config_.heartbeat_interval;
+    if (worker.heartbeat_due <= now) worker.heartbeat_due = now + config_.heartbeat_interval;
+    node.value().first = worker.heartbeat_due;
+    heartbeats_due_.insert(std::move(node));
+  }
+}
+
+}  // namespace framewire
