@@ -1,7 +1,3 @@
-# TEMPORARY guard while broker and worker are written in parallel.
-if(NOT TARGET framewire_broker OR NOT TARGET framewire_worker)
-  return()
-endif()
 # The embedded server behind `framewire serve` (broker + worker threads over inproc).
 add_library(framewire_serve STATIC
   ${CMAKE_CURRENT_LIST_DIR}/embedded_server.cpp
