@@ -36,7 +36,7 @@ bench-quick: build
 
 # Regenerates the committed Python FlatBuffers code after a schema change.
 proto-python:
-	flatc --python -o client/python proto/framewire.fbs
+	client/python/regenerate-proto.sh
 
 clean:
 	rm -rf $(BUILD_DIR) demo-output
