@@ -22,6 +22,7 @@ size_t Frame::packedSize() const {
 
 void Frame::copyPackedTo(uint8_t* out) const {
   for (const FramePlane& plane : fields_.planes) {
+    if (plane.packedSize() == 0) continue;
     if (plane.stride == plane.rowBytes) {
       // Unpadded plane: one copy of all its rows.
       std::memcpy(out, plane.data, plane.packedSize());

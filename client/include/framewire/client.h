@@ -49,7 +49,8 @@ struct ClientOptions {
   // so the broker stops working on a request about when this client stops waiting for it.
   std::chrono::milliseconds serverDeadline{0};
   // Replies waiting in the socket's receive queue, in messages. Frames are megabytes, and a
-  // synchronous client never has more than one reply it wants, so keep this low.
+  // synchronous client never has more than one reply it wants, so keep this low. (The send
+  // queue gets the same bound: requests are small and only pile up while the broker is away.)
   int receiveHighWaterMark = 4;
 };
 

@@ -1,0 +1,26 @@
+// Parsing and checking of `framewire get`'s arguments, apart from the command so unit tests
+// reach it: frame indices, --crop rectangles, and which encoding an output file name implies.
+// Stateless functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "framewire/client.h"
+
+namespace framewire::cli {
+
+// "x,y,w,h" (non-negative x and y, positive w and h) -> CropRect; INVALID_ARGUMENT otherwise.
+Result<CropRect> parseCrop(const std::string& text);
+
+// A decimal integer (a leading '-' allowed: the server answers OUT_OF_RANGE for it).
+Result<int64_t> parseFrameIndex(const std::string& text);
+
+// The encoding to request for writing `output_path`, given an optional --encoding:
+// ".png" png, ".jpg"/".jpeg" jpeg, ".bmp" bmp, ".raw" raw (case-insensitive). An explicit
+// --encoding wins for other names and for "-" (standard output); it must agree with a known
+// extension. No output and no --encoding: raw. INVALID_ARGUMENT when it cannot be decided.
+Result<std::string> chooseEncoding(const std::string& output_path, const std::string& requested_encoding);
+
+}  // namespace framewire::cli
