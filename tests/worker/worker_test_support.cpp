@@ -1,0 +1,190 @@
+#include "tests/worker/worker_test_support.h"
+
+#include <map>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "common/protocol.h"
+#include "tests/support/test_movies.h"
+
+namespace framewire::testing {
+
+std::string openGopMp4Movie() {
+  return generateMovie(
+      "h264-opengop-320x240.mp4",
+      "-f lavfi -i testsrc2=size=320x240:rate=24 -vf noise=alls=10:allf=t -frames:v 72 "
+      "-c:v libx264 -preset veryfast -pix_fmt yuv420p -g 12 -bf 3 "
+      "-x264-params scenecut=0:open-gop=1");
+}
+
+std::string openGopMkvMovie() {
+  return generateMovie("h264-opengop-320x240.mkv", "-i '" + openGopMp4Movie() + "' -c copy");
+}
+
+std::string h264TsMovie() {
+  return generateMovie("h264-bframes-320x240.ts", "-i '" + h264BFramesMovie() + "' -c copy");
+}
+
+std::string hevc10Movie() {
+  return generateMovie(
+      "hevc10-320x240.mp4",
+      "-f lavfi -i testsrc2=size=320x240:rate=24 -vf noise=alls=10:allf=t -frames:v 48 "
+      "-c:v libx265 -preset ultrafast -pix_fmt yuv420p10le "
+      "-x265-params bframes=3:keyint=12:min-keyint=12:scenecut=0:log-level=error");
+}
+
+std::string oddSizeMovie() {
+  return generateMovie(
+      "h264-444-321x241.mkv",
+      "-f lavfi -i testsrc2=size=320x240:rate=24 -vf scale=321:241,noise=alls=10:allf=t "
+      "-frames:v 48 -c:v libx264 -preset veryfast -pix_fmt yuv444p -g 12 -bf 3");
+}
+
+std::string longGopMovie() {
+  return generateMovie(
+      "h264-gop250-320x240.mp4",
+      "-f lavfi -i testsrc2=size=320x240:rate=24 -frames:v 260 -c:v libx264 -preset ultrafast "
+      "-tune zerolatency -x264-params bframes=2:keyint=250:min-keyint=250:scenecut=0 -pix_fmt yuv420p");
+}
+
+std::string editListMovie() {
+  return generateMovie("h264-editlist-320x240.mp4",
+                       "-ss 0.3 -i '" + openGopMp4Movie() + "' -c copy -t 1.5");
+}
+
+std::string audioFirstMovie() {
+  return generateMovie(
+      "audio-first-prores-320x240.mov",
+      "-f lavfi -i sine=frequency=440:sample_rate=48000 -f lavfi -i testsrc2=size=320x240:rate=24 "
+      "-map 0:a -map 1:v -frames:v 24 -t 1 -c:a pcm_s16le -c:v prores_ks -profile:v 0");
+}
+
+std::string aviBFramesMovie() {
+  return generateMovie(
+      "h264-bframes-320x240.avi",
+      "-f lavfi -i testsrc2=size=320x240:rate=24 -frames:v 30 -c:v libx264 -preset veryfast "
+      "-g 10 -bf 2 -pix_fmt yuv420p");
+}
+
+std::string audioOnlyMovie() {
+  return generateMovie("audio-only.m4a", "-f lavfi -i sine=frequency=440:duration=1 -c:a aac");
+}
+
+std::string bt709Movie() {
+  return generateMovie(
+      "h264-bt709-320x240.mp4",
+      "-f lavfi -i testsrc2=size=320x240:rate=24 -frames:v 24 -c:v libx264 -preset veryfast "
+      "-pix_fmt yuv420p -colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv");
+}
+
+std::string fragmentedProresMovie() {
+  return generateMovie("prores-fragmented-320x240.mov",
+                       "-i '" + proresMovie() + "' -c copy -movflags frag_keyframe+empty_moov+skip_trailer");
+}
+
+const std::vector<std::string>& oracleMd5s(const std::string& movie) {
+  static std::mutex mutex;
+  static std::map<std::string, std::vector<std::string>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(movie);
+  if (it == cache.end()) it = cache.emplace(movie, frameMd5s(movie)).first;
+  return it->second;
+}
+
+const std::vector<uint8_t>& oracleRgb24(const std::string& movie) {
+  static std::mutex mutex;
+  static std::map<std::string, std::vector<uint8_t>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(movie);
+  if (it == cache.end()) it = cache.emplace(movie, rgb24Frames(movie)).first;
+  return it->second;
+}
+
+flatbuffers::DetachedBuffer buildRequest(const RequestSpec& spec) {
+  flatbuffers::FlatBufferBuilder builder;
+  const auto movie = builder.CreateString(spec.movie);
+  const auto frames = builder.CreateVector(spec.frames);
+  const auto times = builder.CreateVector(spec.times);
+  const auto format = builder.CreateString(spec.format);
+  const auto encoding = builder.CreateString(spec.encoding);
+  proto::RequestBuilder request(builder);
+  request.add_id(spec.id);
+  request.add_kind(spec.kind);
+  request.add_movie(movie);
+  request.add_frames(frames);
+  request.add_times(times);
+  request.add_format(format);
+  request.add_encoding(encoding);
+  request.add_quality(spec.quality);
+  if (spec.crop) request.add_crop(&*spec.crop);
+  request.add_width(spec.width);
+  request.add_height(spec.height);
+  builder.Finish(request.Finish());
+  return builder.Release();
+}
+
+const proto::Request* requestOf(const flatbuffers::DetachedBuffer& buffer) {
+  const proto::Request* request = protocol::verifyRequest(buffer.data(), buffer.size());
+  EXPECT_NE(request, nullptr) << "request does not verify";
+  return request;
+}
+
+const proto::Reply* replyOf(const WorkerReply& reply) {
+  const proto::Reply* header = protocol::verifyReply(reply.header.data(), reply.header.size());
+  EXPECT_NE(header, nullptr) << "reply header does not verify";
+  return header;
+}
+
+std::vector<uint8_t> packedPixels(const WorkerReply& reply, const proto::FrameHeader& frame) {
+  std::vector<uint8_t> bytes;
+  if (!frame.planes()) {
+    ADD_FAILURE() << "frame without planes";
+    return bytes;
+  }
+  for (const proto::Plane* plane : *frame.planes()) {
+    if (plane->part() >= reply.payload.size()) {
+      ADD_FAILURE() << "plane refers to part " << plane->part() << " of " << reply.payload.size();
+      return {};
+    }
+    const PayloadPart& part = reply.payload[plane->part()];
+    EXPECT_GE(plane->stride(), plane->row_bytes());
+    if (plane->rows() == 0) continue;
+    const uint64_t end = plane->offset() + uint64_t(plane->stride()) * (plane->rows() - 1) + plane->row_bytes();
+    if (end > part.size) {
+      ADD_FAILURE() << "plane reaches byte " << end << " of a " << part.size << "-byte part";
+      return {};
+    }
+    for (uint32_t row = 0; row < plane->rows(); ++row) {
+      const uint8_t* begin = part.data + plane->offset() + uint64_t(row) * plane->stride();
+      bytes.insert(bytes.end(), begin, begin + plane->row_bytes());
+    }
+  }
+  return bytes;
+}
+
+UniqueAVFrame decodeImage(const std::vector<uint8_t>& bytes, AVCodecID codec_id) {
+  const AVCodec* codec = avcodec_find_decoder(codec_id);
+  if (!codec) return nullptr;
+  UniqueAVCodecContext context(avcodec_alloc_context3(codec));
+  if (!context || avcodec_open2(context.get(), codec, nullptr) < 0) return nullptr;
+  UniqueAVPacket packet = allocatePacket();
+  if (av_new_packet(packet.get(), static_cast<int>(bytes.size())) < 0) return nullptr;
+  std::copy(bytes.begin(), bytes.end(), packet->data);
+  UniqueAVFrame frame = allocateFrame();
+  if (avcodec_send_packet(context.get(), packet.get()) < 0) return nullptr;
+  avcodec_send_packet(context.get(), nullptr);
+  if (avcodec_receive_frame(context.get(), frame.get()) < 0) return nullptr;
+  return frame;
+}
+
+std::vector<uint8_t> packedPlane0(const AVFrame& frame, int row_bytes) {
+  std::vector<uint8_t> bytes;
+  for (int row = 0; row < frame.height; ++row) {
+    const uint8_t* begin = frame.data[0] + ptrdiff_t(row) * frame.linesize[0];
+    bytes.insert(bytes.end(), begin, begin + row_bytes);
+  }
+  return bytes;
+}
+
+}  // namespace framewire::testing

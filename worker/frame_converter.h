@@ -1,0 +1,63 @@
+// FrameConverter: a decoded frame -> the pixels a request asked for (format, crop, resize).
+//
+// - native, no resize: no conversion and no copy. Cropping moves the plane offsets inside the
+//   decoder's buffers, so it must fall on the chroma grid (x a multiple of 2 for 4:2:x, ...);
+//   other crops are refused with INVALID_ARGUMENT saying why.
+// - native with resize, and every other format: swscale with threads, into one freshly
+//   allocated ref-counted buffer, tightly packed (stride = row bytes), sent zero-copy.
+// - toFrame(): the same conversion into an ordinary (aligned) AVFrame, for the image encoders.
+// Colour handling mirrors ffmpeg's scale filter: the frame's colour matrix and range drive the
+// YUV->RGB conversion, bicubic scaling; so rgb24 output matches `ffmpeg -pix_fmt rgb24`.
+// Cropping for converted formats is exact on luma and rounds the chroma offset down to the
+// chroma grid, as ffmpeg's crop filter does.
+//
+// swscale contexts are expensive to set up, so the last few are cached per converter.
+// Thread-safety: none; one thread at a time (the request handler pools converters).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/status.h"
+#include "worker/ffmpeg_handles.h"
+#include "worker/output_image.h"
+#include "worker/output_spec.h"
+
+namespace framewire {
+
+class FrameConverter {
+ public:
+  // `threads`: swscale threads, 0 = one per core.
+  explicit FrameConverter(int threads);
+  ~FrameConverter();
+  FrameConverter(const FrameConverter&) = delete;
+  FrameConverter& operator=(const FrameConverter&) = delete;
+
+  // Raw output for `spec` (encoding raw) of a frame whose geometry is `geometry`.
+  Result<OutputImage> toRaw(const AVFrame& frame, const OutputSpec& spec,
+                            const OutputGeometry& geometry);
+
+  // `frame` cropped/resized per `geometry` and converted to `format`, in aligned buffers.
+  Result<UniqueAVFrame> toFrame(const AVFrame& frame, const OutputGeometry& geometry,
+                                AVPixelFormat format);
+
+ private:
+  struct ContextKey {
+    int src_width, src_height, src_format, dst_width, dst_height, dst_format;
+    int colorspace, color_range;
+    bool operator==(const ContextKey& o) const {
+      return src_width == o.src_width && src_height == o.src_height && src_format == o.src_format &&
+             dst_width == o.dst_width && dst_height == o.dst_height && dst_format == o.dst_format &&
+             colorspace == o.colorspace && color_range == o.color_range;
+    }
+  };
+
+  Result<UniqueAVFrame> cropped(const AVFrame& frame, const OutputGeometry& geometry) const;
+  Result<SwsContext*> context(const AVFrame& source, int width, int height, AVPixelFormat format);
+  Status scale(const AVFrame& source, AVFrame* destination);
+
+  int threads_;
+  std::vector<std::pair<ContextKey, UniqueSwsContext>> contexts_;  // most recent last
+};
+
+}  // namespace framewire

@@ -1,0 +1,26 @@
+// Encoding one picture as a PNG, JPEG or BMP file with FFmpeg's encoders.
+//
+// The picture must already be in the encoder's input format (targetPixelFormat() of the
+// spec: rgb24/rgba/gray/gray16be for png, yuvj420p for jpeg, bgr24/bgra/gray for bmp). The
+// result is an OutputImage of one plane covering the file, whose part points into the
+// encoder's packet (zero-copy; the packet lives as long as the part).
+// JPEG quality 1..100 maps linearly onto the MJPEG quantiser scale 31..1 (100 = finest).
+// PNG uses zlib level 3: most of the size gain for a fraction of level 6's time.
+//
+// Thread-safety: a free function; each call opens its own encoder (they are cheap to open
+// for still images), so calls may run concurrently.
+#pragma once
+
+#include "common/status.h"
+#include "worker/ffmpeg_handles.h"
+#include "worker/output_image.h"
+#include "worker/output_spec.h"
+
+namespace framewire {
+
+Result<OutputImage> encodeImage(const AVFrame& picture, ImageEncoding encoding, int quality);
+
+// The MJPEG quantiser (1..31) used for a JPEG quality (1..100).
+int jpegQuantiser(int quality);
+
+}  // namespace framewire

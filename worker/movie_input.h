@@ -1,0 +1,49 @@
+// Opening a movie: its demuxer (with the video stream chosen) and a decoder for that stream.
+//
+// Shared by the index builder and the readers so both see exactly the same stream, with the
+// same timestamps. The video stream is the first one that is video and not an attached
+// picture (cover art): what `ffmpeg -map 0:v:0` decodes for ordinary movies.
+//
+// Threading of the decoder, and why:
+// - Intra-only codecs (ProRes, MJPEG, ...) get slice threads only. Every request decodes one
+//   packet per frame; slice threads spread that one frame over the cores, while frame threads
+//   would hold output back until `threads` packets were queued (wasted work for random access).
+// - Other codecs (H.264, HEVC, ...) get frame threads (with slice threads as fallback). Random
+//   access there means decoding forward from a keyframe, often several frames, and sequential
+//   requests continue the same pass: frame threads give nearly linear throughput for that,
+//   whereas typical H.264 has one slice per frame so slice threads would give nothing. The
+//   price is a pipeline of threads-1 frames: the reader keeps feeding packets until the
+//   target comes out, and packets decoded past it serve the next forward request.
+// Frame-threaded and slice-threaded decoding are bit-exact, so threading never changes pixels.
+//
+// Thread-safety: free functions; the returned objects belong to the caller (one thread at a time).
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "worker/ffmpeg_handles.h"
+
+namespace framewire {
+
+struct MovieInput {
+  UniqueAVFormatContext format;
+  int stream_index = -1;
+  AVStream* stream = nullptr;  // owned by `format`
+};
+
+// avformat_open_input + avformat_find_stream_info, picks the video stream and tells the
+// demuxer to skip every other stream. Not a movie, damaged, or no video stream: DECODE_ERROR.
+Result<MovieInput> openMovieInput(const std::string& path);
+
+// A decoder for `stream`, opened with the threading described above. `threads` 0 means one
+// per core.
+Result<UniqueAVCodecContext> openVideoDecoder(const AVStream* stream, int threads);
+
+// True when every frame of the codec is a keyframe (AV_CODEC_PROP_INTRA_ONLY).
+bool isIntraOnly(AVCodecID codec);
+
+// The number of threads `threads` stands for (0 = one per core, 1..16).
+int resolveThreadCount(int threads);
+
+}  // namespace framewire

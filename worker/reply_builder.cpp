@@ -1,0 +1,125 @@
+#include "worker/reply_builder.h"
+
+#include "common/protocol.h"
+
+namespace framewire {
+namespace {
+
+proto::Timings replyTimings(const ReplyContext& context) {
+  return proto::Timings(context.queue_us, context.stages.read_us, context.stages.decode_us,
+                        context.stages.convert_us, context.stages.encode_us, context.total_us);
+}
+
+// Fills the fields every reply has, then lets `add` put in the kind-specific ones.
+template <typename AddFields>
+flatbuffers::DetachedBuffer finishReply(flatbuffers::FlatBufferBuilder& builder,
+                                        const ReplyContext& context, const Status& status,
+                                        AddFields add) {
+  const auto message = builder.CreateString(status.message());
+  const auto worker = builder.CreateString(context.worker);
+  const proto::Timings timings = replyTimings(context);
+  auto fields = add();  // offsets must be created before the ReplyBuilder starts
+  proto::ReplyBuilder reply(builder);
+  reply.add_id(context.request_id);
+  reply.add_status(protocol::toProto(status.code()));
+  reply.add_message(message);
+  reply.add_worker(worker);
+  reply.add_timings(&timings);
+  fields(reply);
+  builder.Finish(reply.Finish());
+  return builder.Release();
+}
+
+}  // namespace
+
+flatbuffers::DetachedBuffer buildErrorReply(const ReplyContext& context, const Status& status) {
+  flatbuffers::FlatBufferBuilder builder(256);
+  return finishReply(builder, context, status, [] { return [](proto::ReplyBuilder&) {}; });
+}
+
+flatbuffers::DetachedBuffer buildInfoReply(const ReplyContext& context, const std::string& movie,
+                                           const MovieIndex& index) {
+  flatbuffers::FlatBufferBuilder builder(512);
+  const MovieMetadata& meta = index.metadata();
+  return finishReply(builder, context, Status::ok(), [&] {
+    const auto info = proto::CreateMovieInfoDirect(
+        builder, movie.c_str(), index.numFrames(), meta.width, meta.height, meta.fps, meta.duration,
+        meta.codec.c_str(), meta.pixel_format.c_str(), meta.bit_depth, meta.file_size,
+        meta.keyframes, meta.time_base.num, meta.time_base.den, meta.start_time);
+    return [info](proto::ReplyBuilder& reply) { reply.add_info(info); };
+  });
+}
+
+flatbuffers::DetachedBuffer buildListReply(const ReplyContext& context,
+                                           const std::vector<FolderEntry>& entries) {
+  flatbuffers::FlatBufferBuilder builder(256 + 64 * entries.size());
+  return finishReply(builder, context, Status::ok(), [&] {
+    std::vector<flatbuffers::Offset<proto::ListEntry>> offsets;
+    offsets.reserve(entries.size());
+    for (const FolderEntry& entry : entries) {
+      offsets.push_back(proto::CreateListEntryDirect(builder, entry.name.c_str(), entry.size));
+    }
+    const auto list = builder.CreateVector(offsets);
+    return [list](proto::ReplyBuilder& reply) { reply.add_entries(list); };
+  });
+}
+
+WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec,
+                             const std::vector<FrameOutput>& frames,
+                             const std::vector<size_t>& order) {
+  WorkerReply result;
+  // Payload: every distinct frame's parts once, in the order the frames were decoded.
+  std::vector<uint32_t> first_part(frames.size());
+  for (size_t f = 0; f < frames.size(); ++f) {
+    first_part[f] = static_cast<uint32_t>(result.payload.size());
+    for (const PayloadPart& part : frames[f].image.parts) result.payload.push_back(part);
+  }
+  flatbuffers::FlatBufferBuilder builder(512 + 160 * order.size());
+  result.header = finishReply(builder, context, Status::ok(), [&] {
+    std::vector<flatbuffers::Offset<proto::FrameHeader>> headers;
+    headers.reserve(order.size());
+    // One header per distinct frame; duplicates reuse its offset (FlatBuffers allows that).
+    std::vector<flatbuffers::Offset<proto::FrameHeader>> header_of_frame(frames.size());
+    std::vector<bool> built(frames.size(), false);
+    const auto format = builder.CreateSharedString(spec.format_name);
+    const auto encoding = builder.CreateSharedString(spec.encoding_name);
+    for (size_t f : order) {
+      if (!built[f]) {
+        const FrameOutput& frame = frames[f];
+        std::vector<proto::Plane> planes;
+        planes.reserve(frame.image.planes.size());
+        for (const ImagePlane& plane : frame.image.planes) {
+          planes.emplace_back(first_part[f] + plane.part, plane.offset, plane.stride,
+                              plane.row_bytes, plane.rows);
+        }
+        const auto planes_offset = builder.CreateVectorOfStructs(planes);
+        const auto pixel_format = builder.CreateSharedString(frame.image.pixel_format);
+        const proto::Timings timings(0, frame.stages.read_us, frame.stages.decode_us,
+                                     frame.stages.convert_us, frame.stages.encode_us, frame.total_us);
+        proto::FrameHeaderBuilder header(builder);
+        header.add_index(frame.index);
+        header.add_pts(frame.pts);
+        header.add_time(frame.time);
+        header.add_keyframe(frame.keyframe);
+        header.add_width(frame.image.width);
+        header.add_height(frame.image.height);
+        header.add_format(format);
+        header.add_pixel_format(pixel_format);
+        header.add_encoding(encoding);
+        header.add_sample_bytes(static_cast<uint8_t>(frame.image.sample_bytes));
+        header.add_planes(planes_offset);
+        header.add_size(frame.image.size);
+        header.add_cached(proto::CacheTier::NONE);
+        header.add_timings(&timings);
+        header_of_frame[f] = header.Finish();
+        built[f] = true;
+      }
+      headers.push_back(header_of_frame[f]);
+    }
+    const auto list = builder.CreateVector(headers);
+    return [list](proto::ReplyBuilder& reply) { reply.add_frames(list); };
+  });
+  return result;
+}
+
+}  // namespace framewire

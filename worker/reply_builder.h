@@ -1,0 +1,57 @@
+// Building the FlatBuffers reply headers (and payload lists) the request handler sends back.
+//
+// Every reply carries the request id, status, message, worker name and timings. FRAMES replies
+// list one FrameHeader per requested frame in request order; frames requested more than once
+// share their payload parts (their planes name the same parts).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "worker/movie_index.h"
+#include "worker/movie_path.h"
+#include "worker/output_image.h"
+#include "worker/output_spec.h"
+#include "worker/stage_timings.h"
+#include "worker/worker_reply.h"
+
+namespace framewire {
+
+struct ReplyContext {
+  uint64_t request_id = 0;
+  std::string worker;
+  int64_t queue_us = 0;
+  StageTimings stages;   // summed over the request
+  int64_t total_us = 0;  // the whole request inside the worker
+};
+
+// One decoded and converted frame, as it goes into a FrameHeader.
+struct FrameOutput {
+  int64_t index = 0;
+  int64_t pts = 0;
+  double time = 0;  // seconds from the first frame (MovieIndex::secondsFromStart)
+  bool keyframe = false;
+  OutputImage image;
+  StageTimings stages;
+  int64_t total_us = 0;
+};
+
+flatbuffers::DetachedBuffer buildErrorReply(const ReplyContext& context, const Status& status);
+
+flatbuffers::DetachedBuffer buildInfoReply(const ReplyContext& context, const std::string& movie,
+                                           const MovieIndex& index);
+
+flatbuffers::DetachedBuffer buildListReply(const ReplyContext& context,
+                                           const std::vector<FolderEntry>& entries);
+
+// `frames` holds each distinct frame once; `order[i]` is the position in `frames` of the i-th
+// requested frame.
+WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec,
+                             const std::vector<FrameOutput>& frames,
+                             const std::vector<size_t>& order);
+
+}  // namespace framewire
