@@ -19,6 +19,10 @@ struct WorkerFlags {
   int64_t heartbeat_ms = 1000;
   int64_t max_open_movies = 8;
   int64_t decoder_threads = 0;
+  int64_t convert_threads = 0;
+  int64_t max_movie_infos = 1024;
+  int64_t max_reply_bytes = int64_t(1) << 30;
+  int64_t max_frames_per_request = 10000;
   std::string name;               // default: host-pid
 
   // Checks the flags (roots exist and are folders, counts positive).
@@ -28,7 +32,8 @@ struct WorkerFlags {
                                             const std::string& role) const;
 };
 
-// Registers --root, --workers, --heartbeat-ms, --max-open-movies, --decoder-threads, --name.
+// Registers --root, --workers, --heartbeat-ms, --max-open-movies, --decoder-threads,
+// --convert-threads, --max-movie-infos, --max-reply-bytes, --max-frames-per-request, --name.
 // The defaults shown in --help are the values `flags` holds when this is called.
 void addWorkerFlags(ArgParser& args, WorkerFlags* flags);
 
