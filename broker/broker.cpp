@@ -9,6 +9,7 @@
 
 #include <zmq_addon.hpp>
 
+#include "broker/stats_report.h"
 #include "common/log.h"
 #include "common/protocol.h"
 #include "common/zero_copy.h"
@@ -88,6 +89,9 @@ const char* describe(SendOutcome outcome) {
 
 SchedulerConfig BrokerConfig::schedulerConfig() const {
   SchedulerConfig config;
+  config.routing = routing;
+  config.affinity_max_backlog = affinity_max_backlog;
+  config.affinity_max_wait = affinity_max_wait;
   config.heartbeat_interval = heartbeat_interval;
   config.heartbeat_liveness = heartbeat_liveness;
   config.max_queue = max_queue;
@@ -242,6 +246,23 @@ class Broker::Impl {
     return {};
   }
 
+  Actions perform(AnswerStats& a) {
+    const std::string json = statsReport(currentStats(), scheduler_.config().routing, scheduler_.groupCount(), a.groups);
+    flatbuffers::FlatBufferBuilder builder(512 + json.size());
+    const auto stats_json = builder.CreateString(json);
+    const auto message = builder.CreateString("");
+    proto::ReplyBuilder reply(builder);
+    reply.add_id(a.request_id);
+    reply.add_status(proto::StatusCode::OK);
+    reply.add_message(message);
+    reply.add_stats_json(stats_json);
+    builder.Finish(reply.Finish());
+    Multipart parts;
+    parts.push_back(messageOverFlatBuffer(builder.Release()));
+    sendToClient(std::move(a.envelope), std::move(parts));
+    return {};
+  }
+
   // Never blocks: a client that is gone or does not read loses its reply, nobody else waits.
   void sendToClient(Multipart envelope, Multipart header_and_payload) {
     Multipart frames = protocol::makeClientReply(std::move(envelope), std::move(header_and_payload));
@@ -252,6 +273,12 @@ class Broker::Impl {
   }
 
   void publishStats() {
+    BrokerStats stats = currentStats();
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    stats_ = stats;
+  }
+
+  BrokerStats currentStats() const {
     BrokerStats stats;
     stats.scheduler = scheduler_.counters();
     stats.workers = scheduler_.workerCount();
@@ -261,8 +288,7 @@ class Broker::Impl {
     stats.malformed_worker_messages = malformed_worker_messages_;
     stats.client_send_failures = client_send_failures_;
     stats.worker_send_failures = worker_send_failures_;
-    std::lock_guard<std::mutex> lock(stats_mutex_);
-    stats_ = stats;
+    return stats;
   }
 
   zmq::socket_t frontend_;

@@ -3,7 +3,8 @@
 // It owns two ROUTER sockets (frontend for clients, backend for workers), turns what arrives
 // into calls on the socket-free Scheduler (broker/scheduler.h) and carries out the actions
 // the Scheduler returns. All routing, liveness, retry, BUSY and TIMEOUT decisions live in
-// the Scheduler; this class only moves messages, without copying reply payloads.
+// the Scheduler; this class only moves messages, without copying reply payloads. It answers
+// STATS requests (fanned out to the workers by the Scheduler) with broker/stats_report.h.
 //
 // Thread-safety: run() owns the sockets and runs on one thread; requestStop() may be called
 // from any thread (and from a signal handler through the flag it sets); stats() from any thread.
@@ -25,6 +26,9 @@ namespace framewire {
 struct BrokerConfig {
   std::string frontend = "tcp://127.0.0.1:5555";  // clients connect here
   std::string backend = "tcp://127.0.0.1:5556";   // workers connect here
+  RoutingPolicy routing = RoutingPolicy::kAffinity;  // see broker/scheduler.h
+  size_t affinity_max_backlog = 2;                 // per connection of a movie's home group
+  std::chrono::milliseconds affinity_max_wait{100};
   std::chrono::milliseconds heartbeat_interval{1000};
   int heartbeat_liveness = 3;             // intervals of silence before a worker is dead
   size_t max_queue = 256;                 // queued requests beyond this are answered BUSY

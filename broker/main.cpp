@@ -45,11 +45,14 @@ int main(int argc, char** argv) {
   int64_t timeout_ms = config.default_timeout.count();
   int64_t max_timeout_ms = config.max_timeout.count();
   int64_t hwm = config.socket_hwm;
+  std::string routing = framewire::routingPolicyName(config.routing);
+  int64_t affinity_backlog = static_cast<int64_t>(config.affinity_max_backlog);
+  int64_t affinity_wait_ms = config.affinity_max_wait.count();
 
   framewire::ArgParser args("framewire-broker",
-                            "Routes framewire client requests to decode workers (least recently "
-                            "used first),\nre-queues the requests of workers that die, and answers "
-                            "BUSY and TIMEOUT.");
+                            "Routes framewire client requests to decode workers (a movie to the worker "
+                            "process that has it\ncached), re-queues the requests of workers that die, and "
+                            "answers BUSY and TIMEOUT.");
   args.option("--frontend", "EP", "endpoint clients connect to (default " + config.frontend + ")",
               &config.frontend);
   args.option("--backend", "EP", "endpoint workers connect to (default " + config.backend + ")",
@@ -63,6 +66,18 @@ int main(int argc, char** argv) {
   args.option("--max-timeout-ms", "N", "longest deadline a request may ask for (default 600000)",
               &max_timeout_ms);
   args.option("--hwm", "N", "high-water mark of both sockets, in messages (default 32)", &hwm);
+  args.option("--routing", "POLICY",
+              "affinity (default): a movie's requests go to the worker process that caches it "
+              "(rendezvous hashing), unless it is too busy; lru: to the least recently used worker",
+              &routing);
+  args.option("--affinity-backlog", "N",
+              "affinity: requests waiting per connection of a movie's worker before the next goes to "
+              "another worker (default 2)",
+              &affinity_backlog);
+  args.option("--affinity-wait-ms", "MS",
+              "affinity: longest wait for a movie's busy worker before another takes the request "
+              "(default 100)",
+              &affinity_wait_ms);
   args.epilog(
       "A port of 0 (tcp://127.0.0.1:0) binds a free port. The bound endpoints are printed on\n"
       "standard output at startup:\n"
@@ -80,6 +95,17 @@ int main(int argc, char** argv) {
   if (timeout_ms < 1) return usageError("--timeout-ms must be at least 1");
   if (max_timeout_ms < 1) return usageError("--max-timeout-ms must be at least 1");
   if (hwm < 1) return usageError("--hwm must be at least 1");
+  if (routing == "affinity") {
+    config.routing = framewire::RoutingPolicy::kAffinity;
+  } else if (routing == "lru") {
+    config.routing = framewire::RoutingPolicy::kLeastRecentlyUsed;
+  } else {
+    return usageError("--routing must be affinity or lru");
+  }
+  if (affinity_backlog < 0) return usageError("--affinity-backlog must not be negative");
+  if (affinity_wait_ms < 0) return usageError("--affinity-wait-ms must not be negative");
+  config.affinity_max_backlog = static_cast<size_t>(affinity_backlog);
+  config.affinity_max_wait = milliseconds(affinity_wait_ms);
   config.heartbeat_interval = milliseconds(heartbeat_ms);
   config.heartbeat_liveness = static_cast<int>(liveness);
   config.max_queue = static_cast<size_t>(max_queue);

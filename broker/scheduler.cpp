@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "common/log.h"
+#include "common/xxhash64.h"
 
 namespace framewire {
 namespace {
@@ -33,7 +34,34 @@ long long millisecondsBetween(Scheduler::TimePoint from, Scheduler::TimePoint to
   return static_cast<long long>(duration_cast<milliseconds>(to - from).count());
 }
 
+// splitmix64's finaliser: spreads the XOR of two hashes into an independent-looking score.
+uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+// The rendezvous (highest random weight) score of `group` for a movie.
+uint64_t rendezvousScore(uint64_t movie_hash, uint64_t group_hash) { return mix(movie_hash ^ group_hash); }
+
+// The key affinity routes by: the movie of FRAMES and INFO requests; LIST and the rest have none.
+std::string routingKeyOf(const proto::Request* request) {
+  if (!request || !request->movie()) return {};
+  switch (request->kind()) {
+    case proto::RequestKind::FRAMES:
+    case proto::RequestKind::INFO: return request->movie()->str();
+    default: return {};
+  }
+}
+
 }  // namespace
+
+const char* routingPolicyName(RoutingPolicy policy) {
+  return policy == RoutingPolicy::kAffinity ? "affinity" : "lru";
+}
 
 Scheduler::Scheduler(SchedulerConfig config) : config_(std::move(config)) {
   config_.heartbeat_liveness = std::max(config_.heartbeat_liveness, 1);
@@ -50,21 +78,14 @@ Scheduler::TimePoint Scheduler::deadlineFor(uint32_t timeout_ms, TimePoint now) 
 Actions Scheduler::onClientRequest(protocol::ClientRequest&& request, TimePoint now) {
   Actions out;
   ++counters_.requests;
+  if (request.request && request.request->kind() == proto::RequestKind::STATS) {
+    startStats(std::move(request), now, out);
+    return out;
+  }
   // Read the view before moving the body: a small body lives inside the message object.
   const uint64_t request_id = request.request ? request.request->id() : 0;
   const uint32_t timeout_ms = request.request ? request.request->timeout_ms() : 0;
-
-  // The queue is only non-empty when no worker is ready, so a request that could be
-  // dispatched at once is never refused, whatever max_queue says.
-  if (queue_.size() >= config_.max_queue && ready_workers_.empty()) {
-    ++counters_.busy;
-    FW_LOG(kDebug, kLog) << "queue full (" << queue_.size() << "): request " << request_id << " BUSY";
-    out.push_back(AnswerClient{std::move(request.envelope), request_id,
-                               Status::busy("the broker's queue is full (" +
-                                            std::to_string(queue_.size()) +
-                                            " requests); retry later")});
-    return out;
-  }
+  std::string movie = routingKeyOf(request.request);
 
   const uint64_t serial = next_serial_++;
   PendingRequest& pending = requests_[serial];
@@ -73,10 +94,26 @@ Actions Scheduler::onClientRequest(protocol::ClientRequest&& request, TimePoint 
   pending.request_id = request_id;
   pending.received_at = now;
   pending.deadline = deadlineFor(timeout_ms, now);
+  pending.movie = std::move(movie);
   deadlines_.emplace(pending.deadline, serial);
   pending.queued = true;
   pending.queue_position = queue_.insert(queue_.end(), serial);
+  if (config_.routing == RoutingPolicy::kAffinity && !pending.movie.empty()) {
+    spill_times_.emplace(now + config_.affinity_max_wait, serial);
+  }
   dispatchQueued(now, out);
+
+  // Requests that can be dispatched at once are never refused, whatever max_queue says; one
+  // that would have to wait beyond the queue bound is answered BUSY.
+  auto still = requests_.find(serial);
+  if (still != requests_.end() && still->second.queued && queue_.size() > config_.max_queue) {
+    ++counters_.busy;
+    FW_LOG(kDebug, kLog) << "queue full (" << queue_.size() - 1 << "): request " << request_id << " BUSY";
+    PendingRequest refused = takeRequest(serial);
+    out.push_back(AnswerClient{std::move(refused.envelope), request_id,
+                               Status::busy("the broker's queue is full (" + std::to_string(queue_.size()) +
+                                            " requests); retry later")});
+  }
   return out;
 }
 
@@ -87,7 +124,7 @@ Actions Scheduler::onWorkerMessage(protocol::WorkerMessage&& message, TimePoint 
   if (found == workers_.end()) {
     switch (message.command) {
       case WorkerCommand::kReady:
-        registerWorker(message.identity, message.name, now, out);
+        registerWorker(message.identity, message.name, message.cache_group, now, out);
         dispatchQueued(now, out);
         break;
       case WorkerCommand::kDisconnect:
@@ -116,6 +153,14 @@ Actions Scheduler::onWorkerMessage(protocol::WorkerMessage&& message, TimePoint 
                           << ") sent READY again";
       worker.name = message.name;
       releaseInFlight(worker, 0, now, out);
+      if (const std::string group = groupOf(worker.identity, message.cache_group); group != worker.group) {
+        leaveGroup(worker, now, out);
+        if (worker.ready) {  // leaveGroup took it off its old group's ready list
+          ready_workers_.erase(worker.ready_position);
+          worker.ready = false;
+        }
+        joinGroup(worker, group);
+      }
       if (!worker.ready) markReady(worker);
       break;
     case WorkerCommand::kReply:
@@ -180,6 +225,9 @@ std::optional<Scheduler::TimePoint> Scheduler::nextWakeup() const {
   };
   if (!deadlines_.empty()) consider(deadlines_.begin()->first);
   if (!worker_expiries_.empty()) consider(worker_expiries_.begin()->first);
+  // A request waiting for its busy home group may spill to an idle worker at its time. (With
+  // no worker idle, the next ready worker triggers dispatching anyway.)
+  if (!ready_workers_.empty() && !spill_times_.empty()) consider(spill_times_.begin()->first);
   if (!heartbeats_due_.empty()) consider(heartbeats_due_.begin()->first);
   return next;
 }
@@ -199,6 +247,8 @@ Actions Scheduler::shutdown(TimePoint now) {
   }
   workers_.clear();
   ready_workers_.clear();
+  groups_.clear();
+  ++groups_epoch_;
   worker_expiries_.clear();
   heartbeats_due_.clear();
   return out;
@@ -206,19 +256,57 @@ Actions Scheduler::shutdown(TimePoint now) {
 
 // ---- workers ----------------------------------------------------------------------------------
 
-void Scheduler::registerWorker(const std::string& identity, const std::string& name, TimePoint now,
-                               Actions& out) {
+void Scheduler::registerWorker(const std::string& identity, const std::string& name,
+                               const std::string& cache_group, TimePoint now, Actions& out) {
   Worker& worker = workers_[identity];
   worker.identity = identity;
   worker.name = name;
+  joinGroup(worker, groupOf(identity, cache_group));
   worker.expires_at = now + config_.heartbeat_interval * config_.heartbeat_liveness;
   worker.heartbeat_due = now + config_.heartbeat_interval;
   worker_expiries_.emplace(worker.expires_at, identity);
   heartbeats_due_.emplace(worker.heartbeat_due, identity);
   markReady(worker);
   ++counters_.workers_joined;
-  FW_LOG(kInfo, kLog) << "worker " << printable(identity) << " (" << name << ") joined; "
-                      << workers_.size() << " workers";
+  FW_LOG(kInfo, kLog) << "worker " << printable(identity) << " (" << name << ", group " << worker.group
+                      << ") joined; " << workers_.size() << " workers in " << groups_.size() << " groups";
+}
+
+std::string Scheduler::groupOf(const std::string& identity, const std::string& cache_group) {
+  // Without a cache group a connection is a group of its own (its identity is unique).
+  return cache_group.empty() ? "connection " + printable(identity) : cache_group;
+}
+
+void Scheduler::joinGroup(Worker& worker, const std::string& name) {
+  auto [it, created] = groups_.try_emplace(name);
+  Group& group = it->second;
+  if (created) {
+    group.hash = xxhash64(name);
+    ++groups_epoch_;  // movies may have a new home
+  }
+  ++group.members;
+  group.names.push_back(worker.name);
+  worker.group = name;
+}
+
+void Scheduler::leaveGroup(Worker& worker, TimePoint now, Actions& out) {
+  auto found = groups_.find(worker.group);
+  if (found == groups_.end()) return;
+  Group& group = found->second;
+  if (worker.ready) group.ready.erase(worker.group_ready_position);
+  auto name = std::find(group.names.begin(), group.names.end(), worker.name);
+  if (name != group.names.end()) group.names.erase(name);
+  if (--group.members > 0) return;
+  const std::string gone = worker.group;
+  groups_.erase(found);
+  ++groups_epoch_;  // its movies move to their next home
+  // STATS sub-requests waiting for this group will get no answer from it.
+  std::vector<uint64_t> orphans;
+  for (uint64_t serial : queue_) {
+    const PendingRequest& pending = requests_.at(serial);
+    if (pending.aggregate != 0 && pending.required_group == gone) orphans.push_back(serial);
+  }
+  for (uint64_t serial : orphans) answer(serial, Status::unavailable("the worker process left"), out);
 }
 
 void Scheduler::refreshLiveness(Worker& worker, TimePoint now) {
@@ -240,11 +328,14 @@ void Scheduler::markReady(Worker& worker) {
   if (worker.ready) return;
   worker.ready = true;
   worker.ready_position = ready_workers_.insert(ready_workers_.end(), worker.identity);
+  Group& group = groups_.at(worker.group);
+  worker.group_ready_position = group.ready.insert(group.ready.end(), worker.identity);
 }
 
 void Scheduler::markBusy(Worker& worker, uint64_t token) {
   if (worker.ready) {
     ready_workers_.erase(worker.ready_position);
+    groups_.at(worker.group).ready.erase(worker.group_ready_position);
     worker.ready = false;
   }
   worker.busy_token = token;
@@ -255,6 +346,7 @@ void Scheduler::loseWorker(const std::string& identity, const std::string& why,
   auto found = workers_.find(identity);
   if (found == workers_.end()) return;
   Worker& worker = found->second;
+  leaveGroup(worker, now, out);
   if (worker.ready) ready_workers_.erase(worker.ready_position);
   worker.ready = false;
   worker_expiries_.erase({worker.expires_at, identity});
@@ -296,6 +388,22 @@ void Scheduler::handleReply(Worker& worker, protocol::WorkerMessage&& message, T
   // A token still in flight is answered whichever of our workers sends it: a worker that
   // reconnected (new identity) may finish what it began on its old connection. The old
   // connection stays busy until it replies itself or expires, so nothing is sent to it.
+  PendingRequest& pending = requests_.at(in_flight->second);
+  if (pending.aggregate != 0) {  // a group's part of a STATS answer
+    const proto::Reply* header = message.header_and_payload.empty()
+                                     ? nullptr
+                                     : protocol::verifyReply(message.header_and_payload[0].data(),
+                                                             message.header_and_payload[0].size());
+    if (header && header->status() == proto::StatusCode::OK && header->stats_json()) {
+      resolveStats(in_flight->second, true, header->stats_json()->str(), out);
+    } else {
+      const std::string why = !header ? "no reply header"
+                              : header->message() ? header->message()->str()
+                                                  : "no statistics in the reply";
+      resolveStats(in_flight->second, false, "the worker answered: " + why, out);
+    }
+    return;
+  }
   PendingRequest done = takeRequest(in_flight->second);
   ++counters_.replies;
   out.push_back(ForwardReply{std::move(done.envelope), std::move(message.header_and_payload)});
@@ -317,36 +425,92 @@ void Scheduler::requeueFront(uint64_t serial, TimePoint now, Actions& out) {
            out);
     return;
   }
+  if (pending.aggregate != 0 && groups_.count(pending.required_group) == 0) {
+    answer(serial, Status::unavailable("the worker process left"), out);
+    return;
+  }
   ++counters_.requeues;
   FW_LOG(kInfo, kLog) << "request " << pending.request_id << " requeued after losing worker "
                       << printable(lost_worker) << " (" << pending.dispatches << " of "
                       << config_.max_dispatches << " dispatches used)";
   // Back to the front: it has waited longest. The queue bound does not apply, since the
-  // request was accepted already and must not be lost.
+  // request was accepted already and must not be lost. It has waited its affinity time too.
   pending.queued = true;
   pending.queue_position = queue_.insert(queue_.begin(), serial);
-}
-
-void Scheduler::dispatchQueued(TimePoint now, Actions& out) {
-  while (!queue_.empty()) {
-    const uint64_t serial = queue_.front();
-    Worker* worker = pickWorker(requests_.at(serial));
-    if (worker == nullptr) return;
-    dispatch(serial, *worker, now, out);
+  if (config_.routing == RoutingPolicy::kAffinity && !pending.movie.empty() && pending.aggregate == 0) {
+    spill_times_.emplace(pending.received_at + config_.affinity_max_wait, serial);
   }
 }
 
-Scheduler::Worker* Scheduler::pickWorker(const PendingRequest&) {
-  // Least recently used: the worker that has been waiting longest. Spreads load evenly and
-  // lets a slow worker fall behind without holding anything up.
-  if (ready_workers_.empty()) return nullptr;
-  return &workers_.at(ready_workers_.front());
+void Scheduler::dispatchQueued(TimePoint now, Actions& out) {
+  if (ready_workers_.empty()) return;
+  std::unordered_map<std::string, size_t> waiting;
+  // In queue order; a request that waits for its home group lets later ones go elsewhere.
+  for (auto it = queue_.begin(); it != queue_.end() && !ready_workers_.empty();) {
+    const uint64_t serial = *it;
+    ++it;  // dispatch() erases the current position
+    Worker* worker = pickWorker(requests_.at(serial), now, waiting);
+    if (worker != nullptr) dispatch(serial, *worker, now, out);
+  }
+}
+
+Scheduler::Worker* Scheduler::leastRecentlyUsed() {
+  // The worker that has been waiting longest: spreads load evenly and lets a slow worker fall
+  // behind without holding anything up.
+  return ready_workers_.empty() ? nullptr : &workers_.at(ready_workers_.front());
+}
+
+Scheduler::Worker* Scheduler::readyMemberOf(const std::string& group) {
+  auto found = groups_.find(group);
+  if (found == groups_.end() || found->second.ready.empty()) return nullptr;
+  return &workers_.at(found->second.ready.front());
+}
+
+const std::string& Scheduler::homeGroup(PendingRequest& request) {
+  if (request.preferred_epoch != groups_epoch_) {
+    const uint64_t movie_hash = xxhash64(request.movie);
+    uint64_t best = 0;
+    request.preferred_group.clear();
+    for (const auto& [name, group] : groups_) {
+      const uint64_t score = rendezvousScore(movie_hash, group.hash);
+      if (request.preferred_group.empty() || score > best) {
+        best = score;
+        request.preferred_group = name;
+      }
+    }
+    request.preferred_epoch = groups_epoch_;
+  }
+  return request.preferred_group;
+}
+
+Scheduler::Worker* Scheduler::pickWorker(PendingRequest& request, TimePoint now,
+                                         std::unordered_map<std::string, size_t>& waiting) {
+  if (request.aggregate != 0) return readyMemberOf(request.required_group);
+  if (config_.routing == RoutingPolicy::kLeastRecentlyUsed || request.movie.empty()) return leastRecentlyUsed();
+  const std::string& home = homeGroup(request);
+  if (Worker* worker = readyMemberOf(home)) {
+    ++counters_.affinity_dispatches;
+    return worker;
+  }
+  // The home group is busy: wait for it, within the bound.
+  size_t& ahead = waiting[home];
+  const auto group = groups_.find(home);
+  const size_t members = group == groups_.end() ? 1 : std::max<size_t>(group->second.members, 1);
+  const bool backlog_full = ahead >= config_.affinity_max_backlog * members;
+  const bool waited_enough = now - request.received_at >= config_.affinity_max_wait;
+  if (backlog_full || waited_enough) {
+    ++counters_.affinity_spills;
+    return leastRecentlyUsed();
+  }
+  ++ahead;
+  return nullptr;
 }
 
 void Scheduler::dispatch(uint64_t serial, Worker& worker, TimePoint now, Actions& out) {
   PendingRequest& pending = requests_.at(serial);
   queue_.erase(pending.queue_position);
   pending.queued = false;
+  spill_times_.erase({pending.received_at + config_.affinity_max_wait, serial});
   const uint64_t token = next_token_++;
   pending.token = token;
   pending.worker = worker.identity;
@@ -366,15 +530,80 @@ void Scheduler::dispatch(uint64_t serial, Worker& worker, TimePoint now, Actions
 Scheduler::PendingRequest Scheduler::takeRequest(uint64_t serial) {
   auto node = requests_.extract(serial);
   PendingRequest& pending = node.mapped();
-  if (pending.queued) queue_.erase(pending.queue_position);
+  if (pending.queued) {
+    queue_.erase(pending.queue_position);
+    spill_times_.erase({pending.received_at + config_.affinity_max_wait, serial});
+  }
   if (pending.token != 0) serial_by_token_.erase(pending.token);
   deadlines_.erase({pending.deadline, serial});
   return std::move(pending);
 }
 
 void Scheduler::answer(uint64_t serial, Status status, Actions& out) {
+  PendingRequest& pending = requests_.at(serial);
+  if (pending.aggregate != 0) {
+    resolveStats(serial, false, std::string(statusCodeName(status.code())) + ": " + status.message(), out);
+    return;
+  }
   PendingRequest done = takeRequest(serial);
   out.push_back(AnswerClient{std::move(done.envelope), done.request_id, std::move(status)});
+}
+
+// ---- STATS ------------------------------------------------------------------------------------
+
+void Scheduler::startStats(protocol::ClientRequest&& request, TimePoint now, Actions& out) {
+  ++counters_.stats_requests;
+  StatsAggregate aggregate;
+  aggregate.envelope = std::move(request.envelope);
+  aggregate.request_id = request.request->id();
+  const TimePoint deadline = std::min(deadlineFor(request.request->timeout_ms(), now), now + config_.stats_timeout);
+  if (groups_.empty()) {
+    out.push_back(AnswerStats{std::move(aggregate.envelope), aggregate.request_id, {}});
+    return;
+  }
+  const uint64_t id = next_aggregate_++;
+  for (const auto& [name, group] : groups_) {
+    WorkerGroupStats entry;
+    entry.group = name;
+    entry.workers = group.names;
+    aggregate.groups.push_back(std::move(entry));
+  }
+  aggregate.outstanding = aggregate.groups.size();
+  // One sub-request per group, sharing the client's request body.
+  for (const auto& [name, group] : groups_) {
+    const uint64_t serial = next_serial_++;
+    PendingRequest& sub = requests_[serial];
+    sub.body.copy(request.body);
+    sub.request_id = aggregate.request_id;
+    sub.received_at = now;
+    sub.deadline = deadline;
+    sub.aggregate = id;
+    sub.required_group = name;
+    deadlines_.emplace(deadline, serial);
+    sub.queued = true;
+    sub.queue_position = queue_.insert(queue_.end(), serial);
+  }
+  aggregates_.emplace(id, std::move(aggregate));
+  dispatchQueued(now, out);
+}
+
+void Scheduler::resolveStats(uint64_t serial, bool answered, std::string text, Actions& out) {
+  const PendingRequest sub = takeRequest(serial);
+  const uint64_t id = sub.aggregate;
+  const std::string& group = sub.required_group;
+  auto found = aggregates_.find(id);
+  if (found == aggregates_.end()) return;
+  StatsAggregate& aggregate = found->second;
+  for (WorkerGroupStats& entry : aggregate.groups) {
+    if (entry.group != group || entry.answered || !entry.error.empty()) continue;
+    entry.answered = answered;
+    (answered ? entry.stats_json : entry.error) = std::move(text);
+    --aggregate.outstanding;
+    break;
+  }
+  if (aggregate.outstanding > 0) return;
+  out.push_back(AnswerStats{std::move(aggregate.envelope), aggregate.request_id, std::move(aggregate.groups)});
+  aggregates_.erase(found);
 }
 
 // ---- timers -----------------------------------------------------------------------------------

@@ -12,14 +12,33 @@
 // worker message into the ForwardReply action, never copied. A DispatchRequest action holds
 // a zmq_msg_copy of the request body, which shares the received buffer rather than copying it.
 //
-// Complexity: finding a request by token, a worker by identity, the next ready worker, and
-// removing a request from the queue are O(1); deadlines, worker expiries and heartbeat times
-// are ordered sets, so onTick() costs O(log n) per event due and O(1) when nothing is due.
+// Complexity: finding a request by token, a worker by identity, the next ready worker (of
+// all, or of a group), and removing a request from the queue are O(1); deadlines, worker
+// expiries, heartbeat and spill times are ordered sets, so onTick() costs O(log n) per event
+// due and O(1) when nothing is due. With affinity routing a dispatch pass walks the queue
+// (bounded by max_queue) while some worker is ready, since a request waiting for its busy
+// home must not hold up those behind it; a movie's home group is computed once per request
+// (O(groups)) and again only when groups come or go.
 //
-// Routing: pickWorker() chooses which ready worker gets the request at the head of the queue
-// (the least recently used one today). Cache-aware routing (rendezvous hashing over live
-// workers, falling back to the least loaded one) replaces that one function, with a routing
-// key (the movie) added to PendingRequest; the queue, the in-flight table and liveness stay.
+// Routing (RoutingPolicy):
+// - kAffinity (default): a request for a movie (FRAMES, INFO) goes to the worker *process*
+//   that keeps that movie warm. Connections that announce the same cache group in READY
+//   (all connections of one worker process) form a group; each movie has a home group, the
+//   one with the highest rendezvous hash score(movie, group) among the live groups, so when
+//   a group joins or leaves only the movies whose home it is (or becomes) move. Within the
+//   group the least recently used ready connection serves. When every connection of the home
+//   group is busy the request waits for one, but not beyond a bound: it spills to the least
+//   recently used ready worker of any group when the requests already waiting for that home
+//   group number affinity_max_backlog per connection of the group, or when the request has
+//   waited affinity_max_wait. A queued request never blocks the ones behind it that can go
+//   elsewhere. LIST and other requests without a movie go to the least recently used worker.
+// - kLeastRecentlyUsed: every request goes to the worker that has been ready longest.
+// Workers that send no cache group are a group of one connection each.
+//
+// STATS fan-out: a client's STATS request becomes one sub-request per group, each dispatched
+// to a ready connection of that group (they queue like other requests, outside the queue
+// bound). When every group has answered, or after stats_timeout (or the request's deadline),
+// the client gets one AnswerStats action with each group's stats_json, or why it has none.
 //
 // Thread-safety: none; one thread (the broker loop) owns a Scheduler.
 #pragma once
@@ -28,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -43,7 +63,18 @@
 
 namespace framewire {
 
+enum class RoutingPolicy { kAffinity, kLeastRecentlyUsed };
+const char* routingPolicyName(RoutingPolicy policy);  // "affinity", "lru"
+
 struct SchedulerConfig {
+  RoutingPolicy routing = RoutingPolicy::kAffinity;
+  // Affinity spills to another worker when this many requests per connection of the movie's
+  // home group are already waiting for it ...
+  size_t affinity_max_backlog = 2;
+  // ... or when the request has waited this long.
+  std::chrono::milliseconds affinity_max_wait{100};
+  // The longest a STATS request waits for the workers' answers.
+  std::chrono::milliseconds stats_timeout{5000};
   std::chrono::milliseconds heartbeat_interval{1000};
   int heartbeat_liveness = 3;  // intervals of silence before a worker is dead
   size_t max_queue = 256;      // queued requests beyond this are answered BUSY
@@ -66,6 +97,9 @@ struct SchedulerCounters {
   uint64_t workers_joined = 0;
   uint64_t workers_lost = 0;    // expired, disconnected or unreachable
   uint64_t unknown_workers = 0; // messages from unknown workers answered with DISCONNECT
+  uint64_t affinity_dispatches = 0;  // requests dispatched to their movie's home group
+  uint64_t affinity_spills = 0;      // requests sent elsewhere because their home group was too busy
+  uint64_t stats_requests = 0;       // STATS requests fanned out to the worker groups
 };
 
 // ---- actions: what the loop must do, in order ------------------------------------------------
@@ -98,7 +132,23 @@ struct AnswerClient {
   Status status;
 };
 
-using Action = std::variant<DispatchRequest, SendWorkerCommand, ForwardReply, AnswerClient>;
+// One worker group's part of a STATS answer.
+struct WorkerGroupStats {
+  std::string group;
+  std::vector<std::string> workers;  // names of its connections
+  bool answered = false;
+  std::string stats_json;            // the worker's Reply.stats_json, when answered
+  std::string error;                 // why not, otherwise
+};
+
+// Answer a STATS request: the broker adds its own numbers and formats the reply.
+struct AnswerStats {
+  protocol::Multipart envelope;
+  uint64_t request_id = 0;
+  std::vector<WorkerGroupStats> groups;  // ordered by group name
+};
+
+using Action = std::variant<DispatchRequest, SendWorkerCommand, ForwardReply, AnswerClient, AnswerStats>;
 using Actions = std::vector<Action>;
 
 class Scheduler {
@@ -145,13 +195,15 @@ class Scheduler {
 
   const SchedulerCounters& counters() const { return counters_; }
   size_t workerCount() const { return workers_.size(); }
+  size_t groupCount() const { return groups_.size(); }
   size_t readyWorkerCount() const { return ready_workers_.size(); }
   size_t queuedCount() const { return queue_.size(); }
   size_t inFlightCount() const { return serial_by_token_.size(); }
   const SchedulerConfig& config() const { return config_; }
 
  private:
-  // One accepted client request, from arrival until it is answered.
+  // One accepted client request, from arrival until it is answered. A STATS sub-request has
+  // no envelope: it belongs to an aggregate and must go to `required_group`.
   struct PendingRequest {
     protocol::Multipart envelope;
     zmq::message_t body;
@@ -159,6 +211,11 @@ class Scheduler {
     TimePoint received_at;
     TimePoint deadline;
     int dispatches = 0;
+    std::string movie;                 // the routing key; empty: no affinity
+    std::string preferred_group;       // the movie's home group, cached ...
+    uint64_t preferred_epoch = 0;      // ... while groups_epoch_ is this
+    uint64_t aggregate = 0;            // STATS sub-request: its aggregate, else 0
+    std::string required_group;
     // Queued: position in queue_. In flight: token and worker.
     bool queued = false;
     std::list<uint64_t>::iterator queue_position;
@@ -166,9 +223,27 @@ class Scheduler {
     std::string worker;
   };
 
+  // The connections sharing one cache (one worker process).
+  struct Group {
+    uint64_t hash = 0;                // of its name, for rendezvous scores
+    size_t members = 0;
+    std::vector<std::string> names;   // for STATS
+    std::list<std::string> ready;     // its ready connections, least recently used first
+  };
+
+  // A STATS request waiting for its groups' answers.
+  struct StatsAggregate {
+    protocol::Multipart envelope;
+    uint64_t request_id = 0;
+    std::vector<WorkerGroupStats> groups;
+    size_t outstanding = 0;
+  };
+
   struct Worker {
     std::string identity;
     std::string name;
+    std::string group;
+    std::list<std::string>::iterator group_ready_position;
     TimePoint expires_at;      // last heard from + liveness * interval
     TimePoint heartbeat_due;
     // 0 when ready. Stays set after the request itself timed out (the worker is still
@@ -178,8 +253,11 @@ class Scheduler {
     std::list<std::string>::iterator ready_position;
   };
 
-  void registerWorker(const std::string& identity, const std::string& name, TimePoint now,
-                      Actions& out);
+  void registerWorker(const std::string& identity, const std::string& name, const std::string& cache_group,
+                      TimePoint now, Actions& out);
+  static std::string groupOf(const std::string& identity, const std::string& cache_group);
+  void joinGroup(Worker& worker, const std::string& group);
+  void leaveGroup(Worker& worker, TimePoint now, Actions& out);
   void refreshLiveness(Worker& worker, TimePoint now);
   void markReady(Worker& worker);
   void markBusy(Worker& worker, uint64_t token);
@@ -192,11 +270,24 @@ class Scheduler {
   void handleReply(Worker& worker, protocol::WorkerMessage&& message, TimePoint now, Actions& out);
   void requeueFront(uint64_t serial, TimePoint now, Actions& out);
   void dispatchQueued(TimePoint now, Actions& out);
-  Worker* pickWorker(const PendingRequest& request);
+  // The worker a queued request goes to now, or null when it waits. `waiting` counts, per
+  // home group, the requests passed over so far in this pass (the backlog ahead).
+  Worker* pickWorker(PendingRequest& request, TimePoint now,
+                     std::unordered_map<std::string, size_t>& waiting);
+  Worker* leastRecentlyUsed();
+  Worker* readyMemberOf(const std::string& group);
+  const std::string& homeGroup(PendingRequest& request);
   void dispatch(uint64_t serial, Worker& worker, TimePoint now, Actions& out);
+
+  // STATS.
+  void startStats(protocol::ClientRequest&& request, TimePoint now, Actions& out);
+  // Records a sub-request's outcome in its aggregate (and forgets the sub-request); answers
+  // the client when it was the last one.
+  void resolveStats(uint64_t serial, bool answered, std::string text, Actions& out);
 
   // Removes a request from every index and returns it, for answering.
   PendingRequest takeRequest(uint64_t serial);
+  // Answers a client request with `status`; a STATS sub-request records it as its group's error.
   void answer(uint64_t serial, Status status, Actions& out);
 
   void expireDeadlines(TimePoint now, Actions& out);
@@ -215,6 +306,12 @@ class Scheduler {
 
   std::unordered_map<std::string, Worker> workers_;
   std::list<std::string> ready_workers_;  // front: ready the longest (least recently used)
+  std::map<std::string, Group> groups_;    // by name: STATS answers list them in order
+  uint64_t groups_epoch_ = 1;              // changes whenever a group appears or goes
+  std::unordered_map<uint64_t, StatsAggregate> aggregates_;
+  uint64_t next_aggregate_ = 1;
+  // Queued affinity requests by when they may spill: nextWakeup() while a worker is idle.
+  std::set<std::pair<TimePoint, uint64_t>> spill_times_;
   std::set<std::pair<TimePoint, std::string>> worker_expiries_;
   std::set<std::pair<TimePoint, std::string>> heartbeats_due_;
 };

@@ -164,12 +164,15 @@ namespace {
 flatbuffers::DetachedBuffer buildRequest(uint64_t id, uint32_t timeout_ms, proto::RequestKind kind,
                                          const std::string& movie,
                                          const std::vector<int64_t>* indices = nullptr,
-                                         const FrameOptions* options = nullptr) {
+                                         const FrameOptions* options = nullptr,
+                                         const std::vector<double>* times = nullptr) {
   flatbuffers::FlatBufferBuilder builder(256);
   const auto movie_offset = builder.CreateString(movie);
   flatbuffers::Offset<flatbuffers::Vector<int64_t>> frames_offset;
+  flatbuffers::Offset<flatbuffers::Vector<double>> times_offset;
   flatbuffers::Offset<flatbuffers::String> format_offset, encoding_offset;
   if (indices) frames_offset = builder.CreateVector(*indices);
+  if (times) times_offset = builder.CreateVector(*times);
   if (options && !options->format.empty()) format_offset = builder.CreateString(options->format);
   if (options && !options->encoding.empty()) encoding_offset = builder.CreateString(options->encoding);
   proto::RequestBuilder request(builder);
@@ -178,6 +181,7 @@ flatbuffers::DetachedBuffer buildRequest(uint64_t id, uint32_t timeout_ms, proto
   request.add_movie(movie_offset);
   request.add_timeout_ms(timeout_ms);
   if (indices) request.add_frames(frames_offset);
+  if (times) request.add_times(times_offset);
   if (options) {
     if (!format_offset.IsNull()) request.add_format(format_offset);
     if (!encoding_offset.IsNull()) request.add_encoding(encoding_offset);
@@ -234,6 +238,34 @@ Result<std::vector<Frame>> Client::getFrames(const std::string& movie, const std
     }
   }
   return frames;
+}
+
+Result<Frame> Client::getFrameAt(const std::string& movie, double seconds, const FrameOptions& options) {
+  FW_ASSIGN_OR_RETURN(std::vector<Frame> frames, getFramesAt(movie, {seconds}, options));
+  return std::move(frames.front());
+}
+
+Result<std::vector<Frame>> Client::getFramesAt(const std::string& movie, const std::vector<double>& seconds,
+                                               const FrameOptions& options) {
+  if (seconds.empty()) return Status::invalidArgument("no frame times given");
+  FW_ASSIGN_OR_RETURN(protocol::ClientReply reply, impl_->call([&](uint64_t id, uint32_t timeout_ms) {
+    return buildRequest(id, timeout_ms, proto::RequestKind::FRAMES, movie, nullptr, &options, &seconds);
+  }));
+  FW_ASSIGN_OR_RETURN(std::vector<Frame> frames, client_internal::decodeFrames(std::move(reply)));
+  if (frames.size() != seconds.size()) {
+    return Status::internal("the server returned " + std::to_string(frames.size()) + " frames for " +
+                            std::to_string(seconds.size()) + " times");
+  }
+  return frames;
+}
+
+Result<std::string> Client::stats() {
+  FW_ASSIGN_OR_RETURN(protocol::ClientReply reply, impl_->call([&](uint64_t id, uint32_t timeout_ms) {
+    return buildRequest(id, timeout_ms, proto::RequestKind::STATS, "");
+  }));
+  FW_RETURN_IF_ERROR(client_internal::replyStatus(*reply.reply));
+  if (!reply.reply->stats_json()) return Status::internal("the STATS reply carries no statistics");
+  return reply.reply->stats_json()->str();
 }
 
 Result<std::vector<ListEntry>> Client::list(const std::string& folder) {

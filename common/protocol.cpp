@@ -114,6 +114,7 @@ Result<WorkerMessage> parseWorkerMessage(Multipart&& frames) {
   switch (out.command) {
     case WorkerCommand::kReady:
       if (frames.size() >= 5) out.name = frames[4].to_string();
+      if (frames.size() >= 6) out.cache_group = frames[5].to_string();
       break;
     case WorkerCommand::kReply:
       if (frames.size() < 6) return malformed("REPLY without token or header");
@@ -182,9 +183,10 @@ Result<BrokerMessage> parseBrokerMessage(Multipart&& frames) {
   return out;
 }
 
-Multipart makeWorkerReady(const std::string& name) {
+Multipart makeWorkerReady(const std::string& name, const std::string& cache_group) {
   Multipart frames = makeWorkerCommand(WorkerCommand::kReady);
   frames.push_back(textFrame(name));
+  if (!cache_group.empty()) frames.push_back(textFrame(cache_group));
   return frames;
 }
 

@@ -24,7 +24,7 @@ inline constexpr std::string_view kClientProtocol = "FWC01";
 inline constexpr std::string_view kWorkerProtocol = "FWW01";
 
 enum class WorkerCommand : uint8_t {
-  kReady = 0x01,       // worker -> broker: [name]
+  kReady = 0x01,       // worker -> broker: [name][cache group] (both optional)
   kRequest = 0x02,     // broker -> worker: [token][queue_us][request]
   kReply = 0x03,       // worker -> broker: [token][header][payload...]
   kHeartbeat = 0x04,   // both ways
@@ -69,6 +69,7 @@ struct WorkerMessage {
   std::string identity;
   WorkerCommand command = WorkerCommand::kHeartbeat;
   std::string name;             // READY
+  std::string cache_group;      // READY: connections sharing one cache (empty: none given)
   uint64_t token = 0;           // REPLY
   Multipart header_and_payload;  // REPLY: the reply header then the payload parts
 };
@@ -90,7 +91,9 @@ struct BrokerMessage {
 Result<BrokerMessage> parseBrokerMessage(Multipart&& frames);
 
 // Worker -> broker, as sent on the worker's DEALER.
-Multipart makeWorkerReady(const std::string& name);
+// `cache_group` names the worker process whose caches this connection shares (PROTOCOL.md
+// section 6); empty leaves the frame out, as workers before it did.
+Multipart makeWorkerReady(const std::string& name, const std::string& cache_group = "");
 Multipart makeWorkerCommand(WorkerCommand command);  // HEARTBEAT, DISCONNECT
 Multipart makeWorkerReply(uint64_t token, Multipart header_and_payload);
 

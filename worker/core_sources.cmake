@@ -1,16 +1,38 @@
 # Sources of framewire_worker_core: the socket-free decode side of a worker (RequestHandler and
 # everything beneath it). Paths are relative to worker/.
 set(FW_WORKER_CORE_SOURCES
+  byte_size.cpp
+  byte_source.cpp
+  byte_source_avio.cpp
   decoder_pool.cpp
+  disk_cache.cpp
+  disk_cache_entry.cpp
   ffmpeg_handles.cpp
+  frame_cache.cpp
+  frame_cache_key.cpp
+  frame_buffer_pool.cpp
   frame_converter.cpp
+  frame_prefetcher.cpp
+  frame_store.cpp
   image_encoder.cpp
+  index_store.cpp
   movie_catalog.cpp
   movie_index.cpp
+  movie_index_codec.cpp
   movie_input.cpp
   movie_path.cpp
   movie_reader.cpp
+  movie_source.cpp
+  mov_sample_table.cpp
   output_image.cpp
   output_spec.cpp
+  read_ahead.cpp
   reply_builder.cpp
+  remote/autoindex_listing.cpp
+  remote/block_cache.cpp
+  remote/curl_handles.cpp
+  remote/http_range_reader.cpp
+  remote/remote_archive.cpp
+  remote/remote_file.cpp
+  remote/url_policy.cpp
   request_handler.cpp)

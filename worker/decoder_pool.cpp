@@ -1,5 +1,7 @@
 #include "worker/decoder_pool.h"
 
+#include "worker/frame_buffer_pool.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -32,9 +34,30 @@ void DecoderPool::Lease::release() {
 }
 
 DecoderPool::DecoderPool(size_t capacity, Opener opener)
-    : capacity_(std::max<size_t>(1, capacity)), opener_(std::move(opener)) {}
+    : capacity_(std::max<size_t>(1, capacity)), opener_(std::move(opener)), closer_([this] { closerLoop(); }) {}
 
-DecoderPool::~DecoderPool() = default;
+DecoderPool::~DecoderPool() {
+  {
+    std::lock_guard<std::mutex> lock(closer_mutex_);
+    stopping_ = true;
+  }
+  closer_wake_.notify_all();
+  closer_.join();
+}
+
+void DecoderPool::closerLoop() {
+  std::unique_lock<std::mutex> lock(closer_mutex_);
+  for (;;) {
+    closer_wake_.wait(lock, [this] { return stopping_ || !to_close_.empty(); });
+    if (to_close_.empty() && stopping_) return;
+    std::list<std::unique_ptr<MovieReader>> closing;
+    closing.swap(to_close_);
+    lock.unlock();
+    closing.clear();
+    releaseFreedHeapMemory();  // their frame pools go back to the kernel, not to an arena
+    lock.lock();
+  }
+}
 
 size_t DecoderPool::openReaders() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -44,6 +67,11 @@ size_t DecoderPool::openReaders() const {
 size_t DecoderPool::idleReaders() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return idle_.size();
+}
+
+void DecoderPool::forgetBusyLocked(const MovieIndex* index) {
+  auto it = busy_by_movie_.find(index);
+  if (it != busy_by_movie_.end() && --it->second == 0) busy_by_movie_.erase(it);
 }
 
 void DecoderPool::trimLocked(std::list<std::unique_ptr<MovieReader>>* closing) {
@@ -76,20 +104,31 @@ Result<DecoderPool::Lease> DecoderPool::checkout(const std::shared_ptr<const Mov
         ++it;
       }
     }
-    if (best != idle_.end()) {
+    // Interleaved readers: rather than send a reader that stands inside a pass somewhere
+    // else (a forward reader's position) off to seek, open another one, while the movie has
+    // few and the pool has room.
+    size_t of_movie = busy_by_movie_[index.get()];
+    for (const auto& reader : idle_) of_movie += reader->index() == index;
+    const bool keep_position = best != idle_.end() && !(*best)->canContinueTo(frame) &&
+                               (*best)->holdsPosition() && of_movie < kMaxReadersPerMovie &&
+                               idle_.size() + busy_ < capacity_;
+    if (best != idle_.end() && !keep_position) {
       std::unique_ptr<MovieReader> reader = std::move(*best);
       idle_.erase(best);
       ++busy_;
+      ++busy_by_movie_[index.get()];
       return Lease(this, std::move(reader));
     }
     ++busy_;  // the slot of the reader about to be opened
+    ++busy_by_movie_[index.get()];
     trimLocked(&closing);
   }
-  closing.clear();
+  closeReaders(&closing);
   Result<std::unique_ptr<MovieReader>> opened = opener_(index);
   if (!opened.ok()) {
     std::lock_guard<std::mutex> lock(mutex_);
     --busy_;
+    forgetBusyLocked(index.get());
     return opened.status();
   }
   return Lease(this, std::move(opened).value());
@@ -100,13 +139,23 @@ void DecoderPool::giveBack(std::unique_ptr<MovieReader> reader, bool discard) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     --busy_;
+    if (reader) forgetBusyLocked(reader->index().get());
     if (reader && !discard) {
       idle_.push_front(std::move(reader));
     }
     trimLocked(&closing);
   }
-  reader.reset();
-  closing.clear();
+  if (reader) closing.push_back(std::move(reader));  // a discarded reader
+  closeReaders(&closing);
+}
+
+void DecoderPool::closeReaders(std::list<std::unique_ptr<MovieReader>>* closing) {
+  if (closing->empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(closer_mutex_);
+    to_close_.splice(to_close_.end(), *closing);
+  }
+  closer_wake_.notify_one();
 }
 
 }  // namespace framewire

@@ -1,6 +1,9 @@
 #include "worker/image_encoder.h"
 
 #include <algorithm>
+extern "C" {
+#include <libavutil/opt.h>
+}
 
 extern "C" {
 #include <libavutil/pixdesc.h>
@@ -41,7 +44,9 @@ Result<OutputImage> encodeImage(const AVFrame& picture, ImageEncoding encoding, 
     context->color_range = AVCOL_RANGE_JPEG;
     frame->pict_type = AV_PICTURE_TYPE_NONE;
   } else if (encoding == ImageEncoding::kPng) {
-    context->compression_level = 3;
+    // Speed over size (see the header): zlib level 1, rows predicted from the row above.
+    context->compression_level = kPngCompressionLevel;
+    av_opt_set(context->priv_data, "pred", "up", 0);
   }
   int error = avcodec_open2(context.get(), codec, nullptr);
   if (error < 0) {

@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <stdexcept>
 #include <thread>
 
 #include "common/arg_parser.h"
@@ -42,8 +43,14 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
 
+  std::shared_ptr<RequestHandler> handler;
+  try {
+    handler = std::make_shared<RequestHandler>(std::move(handler_config).value());
+  } catch (const std::invalid_argument& e) {  // the disk cache folder is unusable or taken
+    std::fprintf(stderr, "framewire-worker: %s\n", e.what());
+    return 2;
+  }
   zmq::context_t context(1);
-  auto handler = std::make_shared<RequestHandler>(std::move(handler_config).value());
   WorkerConnectionOptions options = flags.connectionOptions(broker, "worker");
   WorkerPool pool(context, handler, options, static_cast<int>(flags.workers));
   pool.start();

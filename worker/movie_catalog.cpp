@@ -7,7 +7,9 @@ namespace framewire {
 
 MovieCatalog::MovieCatalog(size_t capacity, Builder builder)
     : capacity_(std::max<size_t>(1, capacity)),
-      builder_(builder ? std::move(builder) : Builder(&MovieIndex::build)) {}
+      builder_(builder ? std::move(builder) : Builder([](const std::string& path, const FileSignature& signature) {
+        return MovieIndex::build(path, signature);
+      })) {}
 
 size_t MovieCatalog::size() const {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "worker/byte_source.h"
 #include "worker/ffmpeg_handles.h"
+#include "worker/mov_sample_table.h"
 #include "worker/movie_input.h"
 
 extern "C" {
@@ -42,7 +44,8 @@ const char* indexSourceName(IndexSource source) {
 class MovieIndexBuilder {
  public:
   static Result<std::shared_ptr<const MovieIndex>> build(const std::string& path,
-                                                         const FileSignature& signature);
+                                                         const FileSignature& signature,
+                                                         const IndexBuildOptions& options);
 
  private:
   static void fillMetadata(const MovieInput& input, const FileSignature& signature,
@@ -75,41 +78,119 @@ void MovieIndexBuilder::fillMetadata(const MovieInput& input, const FileSignatur
   index->stream_index_ = input.stream_index;
 }
 
-// MOV/MP4 + intra-only codec: the sample tables are the index. See the header for when they
-// are trusted; every check failing means "scan instead", never an error.
-bool MovieIndexBuilder::tryContainerIndex(MovieInput& input, MovieIndex* index,
-                                          bool* moved_demuxer) {
-  *moved_demuxer = false;
-  AVStream* stream = input.stream;
-  if (!isIntraOnly(stream->codecpar->codec_id)) return false;
-  if (std::strstr(input.format->iformat->name, "mov") == nullptr) return false;
+namespace {
+
+// Packets the demuxer returns first, compared with the table built from the container: a
+// few (enough to cover a run of B-frames), but no more than about a MiB of them (ProRes
+// frames are a MiB each; opening a movie should cost its moov, not its first frames).
+constexpr int kPacketsToCompare = 8;
+constexpr uint64_t kBytesToCompare = uint64_t(512) << 10;
+
+// Codecs whose packets the mov demuxer hands out exactly as the sample tables list them (no
+// parser splitting or merging them, flags from the tables): the container index describes
+// them. Intra-only codecs qualify too (checked separately).
+bool containerIndexable(AVCodecID codec) {
+  return codec == AV_CODEC_ID_H264 || codec == AV_CODEC_ID_HEVC || codec == AV_CODEC_ID_MPEG4;
+}
+
+// The video stream's index entries as packets (decode timestamps only), with their sizes.
+// False when an entry lies outside the file (a truncated movie: let a scan see what is there).
+// `pos_offset` turns an entry's position into its packet's (AVI entries point at the chunk
+// header, 8 bytes before the data the packet reports).
+bool packetsFromEntries(AVStream* stream, uint64_t file_size, bool intra_only, int64_t pos_offset,
+                        std::vector<IndexedPacket>* packets, std::vector<uint32_t>* sizes) {
   const int count = avformat_index_get_entries_count(stream);
   if (count <= 0) return false;
-
-  std::vector<IndexedPacket> packets;
-  packets.reserve(static_cast<size_t>(count));
-  const AVIndexEntry* first_entry = nullptr;
-  const AVIndexEntry* last_entry = nullptr;
+  packets->reserve(static_cast<size_t>(count));
+  sizes->reserve(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) {
     const AVIndexEntry* entry = avformat_index_get_entry(stream, i);
     if (!entry) return false;
     if (entry->size == 0) continue;  // never sent to the decoder, as by the ffmpeg command line
-    if (entry->pos < 0 || uint64_t(entry->pos) + uint64_t(entry->size) > index->metadata_.file_size) {
-      return false;  // a truncated movie: let the scan see what is really there
-    }
-    if (!first_entry) first_entry = entry;
-    last_entry = entry;
+    const int64_t pos = entry->pos + pos_offset;
+    if (pos < 0 || uint64_t(pos) + uint64_t(entry->size) > file_size) return false;
     IndexedPacket packet;
-    packet.pts = entry->timestamp;  // a decode timestamp; equal to pts when checked below
+    packet.pts = entry->timestamp;
     packet.dts = entry->timestamp;
-    packet.pos = entry->pos;
-    packet.keyframe = true;  // intra-only: every packet is a valid starting point
+    packet.pos = pos;
+    packet.keyframe = intra_only || (entry->flags & AVINDEX_KEYFRAME);
     packet.discard = (entry->flags & AVINDEX_DISCARD_FRAME) != 0;
-    packets.push_back(packet);
+    packets->push_back(packet);
+    sizes->push_back(static_cast<uint32_t>(entry->size));
   }
-  if (!first_entry) return false;
+  return !packets->empty();
+}
 
-  // The first packet must be the first entry with pts == dts (no composition offsets).
+// Presentation timestamps as the demuxer computes them (mov_read_packet): dts + dts_shift +
+// the composition offset of the packet's sample. Entries are matched to samples by position,
+// which also checks that our reading of the tables lists the samples FFmpeg's does.
+bool applyCompositionOffsets(const MovTrackSamples& track, const std::vector<uint32_t>& sizes,
+                             std::vector<IndexedPacket>* packets) {
+  const bool has_offsets = !track.composition_offsets.empty();
+  if (has_offsets && track.composition_offsets.size() < track.offsets.size()) return false;  // partial ctts: rare
+  std::vector<std::pair<uint64_t, uint32_t>> by_offset;
+  by_offset.reserve(track.offsets.size());
+  bool sorted = true;
+  for (size_t i = 0; i < track.offsets.size(); ++i) {
+    if (track.sizes[i] == 0) continue;
+    if (!by_offset.empty() && track.offsets[i] <= by_offset.back().first) sorted = false;
+    by_offset.emplace_back(track.offsets[i], static_cast<uint32_t>(i));
+  }
+  if (!sorted) std::sort(by_offset.begin(), by_offset.end());
+  for (size_t i = 0; i < packets->size(); ++i) {
+    IndexedPacket& packet = (*packets)[i];
+    auto it = std::lower_bound(by_offset.begin(), by_offset.end(), std::make_pair(uint64_t(packet.pos), uint32_t(0)));
+    if (it == by_offset.end() || it->first != uint64_t(packet.pos)) return false;
+    if (track.sizes[it->second] != sizes[i]) return false;
+    if (has_offsets) packet.pts = packet.dts + track.dts_shift + track.composition_offsets[it->second];
+  }
+  return true;
+}
+
+}  // namespace
+
+// MOV/MP4: FFmpeg's index entries give each packet's position, size, decode timestamp and
+// flags (edit lists applied); our own reading of the sample tables adds the composition
+// offsets. See the header for when this is trusted; every check failing means "scan
+// instead", never an error.
+bool MovieIndexBuilder::tryContainerIndex(MovieInput& input, MovieIndex* index, bool* moved_demuxer) {
+  *moved_demuxer = false;
+  AVStream* stream = input.stream;
+  const AVCodecID codec = stream->codecpar->codec_id;
+  const bool intra_only = isIntraOnly(codec);
+  const bool mov = std::strstr(input.format->iformat->name, "mov") != nullptr;
+  // AVI's idx1 index lists every chunk, but only frames shown in decode order can do
+  // without a scan: intra-only codecs (MJPEG).
+  const bool avi = std::strcmp(input.format->iformat->name, "avi") == 0;
+  if (!(mov && (intra_only || containerIndexable(codec))) && !(avi && intra_only)) return false;
+
+  std::vector<IndexedPacket> packets;
+  std::vector<uint32_t> sizes;
+  const int64_t pos_offset = avi ? 8 : 0;
+  if (!packetsFromEntries(stream, index->metadata_.file_size, intra_only, pos_offset, &packets, &sizes)) {
+    return false;
+  }
+
+  // The sample tables: composition offsets, and whether the file is fragmented.
+  bool tables_read = false;
+  bool fragmented = true;
+  if (!mov) {
+    // No sample tables to read.
+  } else if (auto source = openByteSource(index->path_, index->bytes_); source.ok()) {
+    Result<MovFileLayout> layout = readMovLayout(**source);
+    if (layout.ok()) {
+      Result<MovTrackSamples> track = readMovTrackSamples(**source, &*layout, static_cast<uint32_t>(stream->id));
+      fragmented = layout->fragmented;
+      if (track.ok() && !fragmented) {
+        if (!applyCompositionOffsets(*track, sizes, &packets)) return false;
+        tables_read = true;
+      }
+    }
+  }
+  // Without the tables only intra-only codecs qualify (their frames are shown in decode order),
+  // and only when the entries are complete, which the last packet checks below.
+  if (!tables_read && !intra_only) return false;
+
   UniqueAVPacket packet = allocatePacket();
   if (!packet) return false;
   *moved_demuxer = true;
@@ -121,29 +202,38 @@ bool MovieIndexBuilder::tryContainerIndex(MovieInput& input, MovieIndex* index,
       if (packet->stream_index == input.stream_index && packet->size > 0) return 0;
     }
   };
-  if (readOwnPacket() < 0 || packet->pos != first_entry->pos || packet->pts != first_entry->timestamp) {
-    return false;
+  // The demuxer must agree with the table, packet for packet, on the first few (which the
+  // stream probing has mostly read already).
+  const size_t compare = std::min<size_t>(kPacketsToCompare, packets.size());
+  uint64_t compared_bytes = 0;
+  for (size_t i = 0; i < compare && (i == 0 || compared_bytes < kBytesToCompare); ++i) {
+    compared_bytes += sizes[i];
+    const IndexedPacket& expected = packets[i];
+    if (readOwnPacket() < 0) return false;
+    if (packet->pos != expected.pos || packet->pts != expected.pts || packet->dts != expected.dts ||
+        packet->size != int(sizes[i]) || bool(packet->flags & AV_PKT_FLAG_DISCARD) != expected.discard ||
+        (!intra_only && bool(packet->flags & AV_PKT_FLAG_KEY) != expected.keyframe)) {
+      return false;
+    }
   }
-  // The last entry must be the last packet the demuxer returns, complete: this catches samples
-  // the demuxer had not indexed at open (fragments) and movies cut short.
-  if (av_seek_frame(input.format.get(), input.stream_index, last_entry->timestamp,
-                    AVSEEK_FLAG_BACKWARD) < 0) {
-    return false;
+  if (!tables_read || fragmented) {
+    // The last entry must be the last packet the demuxer returns, complete: this catches
+    // samples the demuxer had not indexed at open (fragments) and movies cut short.
+    const IndexedPacket& last = packets.back();
+    if (av_seek_frame(input.format.get(), input.stream_index, last.dts, AVSEEK_FLAG_BACKWARD) < 0) return false;
+    // The seek lands on the last entry itself (every entry is a keyframe); a few packets of
+    // leeway, then give up rather than read far.
+    constexpr int kMaxPacketsToLastEntry = 16;
+    for (int read = 0;; ++read) {
+      if (read == kMaxPacketsToLastEntry || readOwnPacket() < 0) return false;
+      if (packet->pos == last.pos) break;
+      if (packet->pos > last.pos) return false;
+    }
+    if (packet->size != int(sizes.back()) || packet->pts != last.pts || (packet->flags & AV_PKT_FLAG_CORRUPT)) {
+      return false;
+    }
+    if (readOwnPacket() != AVERROR_EOF) return false;
   }
-  // The seek lands on the last entry itself (every entry is a keyframe); a few packets of
-  // leeway, then give up rather than read far.
-  constexpr int kMaxPacketsToLastEntry = 16;
-  for (int read = 0;; ++read) {
-    if (read == kMaxPacketsToLastEntry || readOwnPacket() < 0) return false;
-    if (packet->pos == last_entry->pos) break;
-    if (packet->pos > last_entry->pos) return false;
-  }
-  if (packet->size != last_entry->size || packet->pts != last_entry->timestamp ||
-      (packet->flags & AV_PKT_FLAG_CORRUPT)) {
-    return false;
-  }
-  const int after = readOwnPacket();
-  if (after != AVERROR_EOF) return false;
 
   index->packets_ = std::move(packets);
   index->source_ = IndexSource::kContainerIndex;
@@ -175,6 +265,8 @@ Status MovieIndexBuilder::scanPackets(MovieInput& input, MovieIndex* index) {
     }
     av_packet_unref(packet.get());
   }
+  // A remote read that failed is not the end of the movie: no index from part of it.
+  FW_RETURN_IF_ERROR(input.ioError());
   if (packets.empty()) {
     return Status::decodeError(read_error ? "no video packets could be read: " + avErrorString(read_error)
                                           : std::string("the video stream has no packets"));
@@ -184,7 +276,7 @@ Status MovieIndexBuilder::scanPackets(MovieInput& input, MovieIndex* index) {
 }
 
 Status MovieIndexBuilder::decodeScan(const std::string& path, MovieIndex* index) {
-  FW_ASSIGN_OR_RETURN(MovieInput input, openMovieInput(path));
+  FW_ASSIGN_OR_RETURN(MovieInput input, openMovieInput(path, index->bytes_));
   FW_ASSIGN_OR_RETURN(UniqueAVCodecContext decoder, openVideoDecoder(input.stream, 0));
   UniqueAVPacket packet = allocatePacket();
   UniqueAVFrame frame = allocateFrame();
@@ -210,6 +302,8 @@ Status MovieIndexBuilder::decodeScan(const std::string& path, MovieIndex* index)
     }
     av_packet_unref(packet.get());
   }
+  // A remote read that failed is not the end of the movie: no index from part of it.
+  FW_RETURN_IF_ERROR(input.ioError());
   avcodec_send_packet(decoder.get(), nullptr);
   drain();
   if (frames.empty()) return Status::decodeError("no frame of the movie could be decoded");
@@ -220,22 +314,26 @@ Status MovieIndexBuilder::decodeScan(const std::string& path, MovieIndex* index)
 }
 
 Result<std::shared_ptr<const MovieIndex>> MovieIndexBuilder::build(const std::string& path,
-                                                                   const FileSignature& signature) {
+                                                                   const FileSignature& signature,
+                                                                   const IndexBuildOptions& options) {
   std::shared_ptr<MovieIndex> index(new MovieIndex());
   index->path_ = path;
   index->signature_ = signature;
+  index->bytes_ = options.bytes;
   {
-    FW_ASSIGN_OR_RETURN(MovieInput input, openMovieInput(path));
+    FW_ASSIGN_OR_RETURN(MovieInput input, openMovieInput(path, index->bytes_));
     if (!avcodec_find_decoder(input.stream->codecpar->codec_id)) {
       return Status::decodeError(std::string("no decoder for codec ") +
                                  avcodec_get_name(input.stream->codecpar->codec_id));
     }
     fillMetadata(input, signature, index.get());
     bool moved_demuxer = false;
-    if (!tryContainerIndex(input, index.get(), &moved_demuxer)) {
+    if (!options.container_index || !tryContainerIndex(input, index.get(), &moved_demuxer)) {
+      // A read failure (a remote server down) is not a reason to scan the whole file.
+      FW_RETURN_IF_ERROR(input.ioError());
       // The failed attempt may have read and seeked: scan from a freshly opened demuxer.
       if (moved_demuxer) {
-        FW_ASSIGN_OR_RETURN(MovieInput fresh, openMovieInput(path));
+        FW_ASSIGN_OR_RETURN(MovieInput fresh, openMovieInput(path, index->bytes_));
         input = std::move(fresh);
       }
       FW_RETURN_IF_ERROR(scanPackets(input, index.get()));
@@ -250,8 +348,9 @@ Result<std::shared_ptr<const MovieIndex>> MovieIndexBuilder::build(const std::st
 }
 
 Result<std::shared_ptr<const MovieIndex>> MovieIndex::build(const std::string& path,
-                                                            const FileSignature& signature) {
-  return MovieIndexBuilder::build(path, signature);
+                                                            const FileSignature& signature,
+                                                            const IndexBuildOptions& options) {
+  return MovieIndexBuilder::build(path, signature, options);
 }
 
 // Builds the frame table from the packet table (or, for kDecodeScan, completes the frame

@@ -10,16 +10,20 @@
 //   packet where decoding must start for it to come out right (its seek point).
 //
 // How the tables are built (IndexSource):
-// - kContainerIndex: MOV/MP4 with an intra-only codec (ProRes, MJPEG...): the stream's index
-//   entries, which the demuxer builds from the sample tables in the moov atom, so opening a
-//   14 GB movie reads its moov, not 14 GB. Trusted only after cheap checks: every entry lies
-//   inside the file (not truncated), the first packet the demuxer returns is the first entry
-//   with pts == dts (no composition offsets), and the last entry is the last packet, complete
-//   (no samples the demuxer has not indexed, e.g. fragments it did not read at open; FFmpeg
-//   does read every fragment of a seekable fragmented MP4). Otherwise the next source is used.
-// - kPacketScan: one pass of av_read_frame over the video stream, without decoding. MP4 with
-//   B-frames lands here for now (FFmpeg's index entries carry decode timestamps only; the
-//   composition offsets stay inside the demuxer).
+// - kContainerIndex: the container's own index, so opening a 14 GB movie reads its moov, not
+//   14 GB. MOV/MP4 with an intra-only codec or H.264, HEVC, MPEG-4 part 2: packets from the
+//   stream's index entries (position, size, decode timestamp, keyframe and discard flags, edit
+//   lists applied: the demuxer builds them from the moov's sample tables at open), and
+//   presentation timestamps = dts + the composition offsets, which FFmpeg keeps to itself and
+//   worker/mov_sample_table.h reads from the moov (entries are matched to samples by position,
+//   which also checks that both readings list the same samples). AVI with an intra-only codec
+//   (MJPEG): its idx1 entries (shown in decode order, so pts = dts). Trusted only after cheap
+//   checks: every entry lies inside the file (not truncated), the first packets the demuxer
+//   returns equal the table's (position, size, timestamps, flags; at most ~512 KiB of them),
+//   and, where the sample tables could not say the file is complete (fragmented MP4, AVI), the
+//   last entry is the last packet, complete. Otherwise the next source is used.
+// - kPacketScan: one pass of av_read_frame over the video stream, without decoding: MPEG-TS,
+//   Matroska/WebM, fragmented MP4 with B-frames, elementary streams.
 // - kDecodeScan: when packets lack presentation timestamps (AVI with B-frames, raw
 //   elementary streams) or repeat them, the frames are numbered by a full decode, and a
 //   reader reaches frame n by decoding from the start of the stream. Correct, slow, rare.
@@ -40,6 +44,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "worker/byte_source.h"
 
 extern "C" {
 #include <libavutil/rational.h>
@@ -48,12 +53,17 @@ extern "C" {
 namespace framewire {
 
 // Identifies one version of a file: a replaced or rewritten file gets a new signature.
+// Remote files (worker/movie_source.h remoteSignature()): size, Last-Modified as mtime, inode
+// 0, and the server's validators (ETag) in `version`, an opaque text compared exactly; local
+// files leave `version` empty.
 struct FileSignature {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   uint64_t inode = 0;
+  std::string version;
   bool operator==(const FileSignature& other) const {
-    return size == other.size && mtime_ns == other.mtime_ns && inode == other.inode;
+    return size == other.size && mtime_ns == other.mtime_ns && inode == other.inode &&
+           version == other.version;
   }
   bool operator!=(const FileSignature& other) const { return !(*this == other); }
 };
@@ -93,15 +103,25 @@ struct MovieMetadata {
   int64_t keyframes = 0;
 };
 
+struct IndexBuildOptions {
+  bool container_index = true;  // false: never trust the container's index (tests compare both)
+  // Read the movie through this (a remote movie) instead of opening `path`; the index keeps
+  // it (bytes()) so readers of the movie read through it too.
+  std::shared_ptr<ByteSource> bytes;
+};
+
 class MovieIndex {
  public:
   // Opens and indexes the movie at `path` (an already confined, canonical path).
   // Not a movie, no video stream, nothing decodable: DECODE_ERROR.
   static Result<std::shared_ptr<const MovieIndex>> build(const std::string& path,
-                                                         const FileSignature& signature);
+                                                         const FileSignature& signature,
+                                                         const IndexBuildOptions& options = {});
 
   const std::string& path() const { return path_; }
   const FileSignature& signature() const { return signature_; }
+  // What the movie's bytes are read through: null for a local file FFmpeg opens by path().
+  const std::shared_ptr<ByteSource>& bytes() const { return bytes_; }
   const MovieMetadata& metadata() const { return metadata_; }
   IndexSource source() const { return source_; }
   int stream_index() const { return stream_index_; }
@@ -135,6 +155,7 @@ class MovieIndex {
 
   std::string path_;
   FileSignature signature_;
+  std::shared_ptr<ByteSource> bytes_;  // IndexBuildOptions::bytes
   MovieMetadata metadata_;
   IndexSource source_ = IndexSource::kPacketScan;
   int stream_index_ = -1;
@@ -145,6 +166,7 @@ class MovieIndex {
   int64_t last_frame_duration_ = 0;
 
   friend class MovieIndexBuilder;
+  friend class MovieIndexCodec;
 };
 
 }  // namespace framewire

@@ -22,18 +22,55 @@ bool isIntraOnly(AVCodecID codec) {
   return descriptor && (descriptor->props & AV_CODEC_PROP_INTRA_ONLY);
 }
 
-Result<MovieInput> openMovieInput(const std::string& path) {
+bool seeksByPresentationTime(const AVInputFormat* format) {
+  if (!format || !format->name) return false;
+  const std::string name = format->name;
+  return name.find("mov") != std::string::npos || name.find("matroska") != std::string::npos;
+}
+
+bool canSkipNonReferenceFrames(AVCodecID codec) {
+  return codec == AV_CODEC_ID_H264 || codec == AV_CODEC_ID_MPEG1VIDEO ||
+         codec == AV_CODEC_ID_MPEG2VIDEO;
+}
+
+namespace {
+
+// FFmpeg opens further files through io_open for some inputs (playlists, references to
+// other files). A movie read through a ByteSource may not: all it reads comes from that one
+// source, so a remote file can never make the worker fetch another URL.
+int refuseNestedOpen(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) {
+  return AVERROR(EPERM);
+}
+
+}  // namespace
+
+Result<MovieInput> openMovieInput(const std::string& path) { return openMovieInput(path, nullptr); }
+
+Result<MovieInput> openMovieInput(const std::string& path, const std::shared_ptr<ByteSource>& bytes) {
+  MovieInput input;
   AVFormatContext* raw = nullptr;
+  if (bytes) {
+    FW_ASSIGN_OR_RETURN(input.io, ByteSourceAvio::create(bytes));
+    raw = avformat_alloc_context();
+    if (!raw) return Status::internal("out of memory allocating a demuxer");
+    raw->pb = input.io->context();
+    raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+    raw->io_open = &refuseNestedOpen;
+  }
+  // On failure avformat_open_input frees `raw` (but not custom I/O, which `input` owns).
   int error = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
   if (error < 0) {
+    FW_RETURN_IF_ERROR(input.ioError());
     return Status::decodeError("cannot open as a movie: " + avErrorString(error));
   }
-  MovieInput input;
   input.format.reset(raw);
   error = avformat_find_stream_info(raw, nullptr);
   if (error < 0) {
+    FW_RETURN_IF_ERROR(input.ioError());
     return Status::decodeError("cannot read the movie's streams: " + avErrorString(error));
   }
+  // A read failure the demuxer took for the end of the file still means "could not read".
+  FW_RETURN_IF_ERROR(input.ioError());
   for (unsigned i = 0; i < raw->nb_streams; ++i) {
     const AVStream* stream = raw->streams[i];
     if (stream->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&

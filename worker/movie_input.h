@@ -19,9 +19,12 @@
 // Thread-safety: free functions; the returned objects belong to the caller (one thread at a time).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "common/status.h"
+#include "worker/byte_source.h"
+#include "worker/byte_source_avio.h"
 #include "worker/ffmpeg_handles.h"
 
 namespace framewire {
@@ -30,11 +33,31 @@ struct MovieInput {
   UniqueAVFormatContext format;
   int stream_index = -1;
   AVStream* stream = nullptr;  // owned by `format`
+  // The custom I/O the demuxer reads through when the movie came as a ByteSource (remote
+  // movies); null when FFmpeg opened a local file itself. Declared after `format` so the
+  // defaulted move assignment closes the old demuxer before freeing the I/O it read through;
+  // the destructor closes the demuxer first for the same reason.
+  std::unique_ptr<ByteSourceAvio> io;
+
+  MovieInput() = default;
+  MovieInput(MovieInput&&) = default;
+  MovieInput& operator=(MovieInput&&) = default;
+  ~MovieInput() { format.reset(); }
+
+  // The I/O failure behind a failed demuxer call (UNAVAILABLE / NOT_FOUND naming the URL and
+  // the reason), or OK when there is none (local files, or the failure was in the data).
+  Status ioError() const { return io && io->failed() ? io->lastError() : Status::ok(); }
 };
 
 // avformat_open_input + avformat_find_stream_info, picks the video stream and tells the
 // demuxer to skip every other stream. Not a movie, damaged, or no video stream: DECODE_ERROR.
 Result<MovieInput> openMovieInput(const std::string& path);
+
+// The same, reading through `bytes` (a ByteSource: remote movies) when it is not null; `path`
+// then only names the movie (messages, format probing by extension). The demuxer may not open
+// any other file or URL (no nested I/O: a playlist or reference inside a remote file cannot
+// make the worker fetch elsewhere). I/O failures return the ByteSource's status.
+Result<MovieInput> openMovieInput(const std::string& path, const std::shared_ptr<ByteSource>& bytes);
 
 // A decoder for `stream`, opened with the threading described above. `threads` 0 means one
 // per core.
@@ -42,6 +65,17 @@ Result<UniqueAVCodecContext> openVideoDecoder(const AVStream* stream, int thread
 
 // True when every frame of the codec is a keyframe (AV_CODEC_PROP_INTRA_ONLY).
 bool isIntraOnly(AVCodecID codec);
+
+// True when the demuxer's seek takes a keyframe's presentation timestamp: mov/mp4 (its seek
+// subtracts the stream's composition shift from the target, so a keyframe's decode timestamp
+// lands one keyframe early when B-frames delay presentation) and matroska (cues hold pts).
+// Other demuxers seek by decode timestamp.
+bool seeksByPresentationTime(const AVInputFormat* format);
+
+// True when the decoder implements skip_frame = AVDISCARD_NONREF by dropping exactly the
+// frames no other frame refers to: H.264 (nal_ref_idc == 0) and MPEG-1/2 (B-frames). Not
+// HEVC: its "sub-layer non-reference" pictures may still be references of higher layers.
+bool canSkipNonReferenceFrames(AVCodecID codec);
 
 // The number of threads `threads` stands for (0 = one per core, 1..16).
 int resolveThreadCount(int threads);

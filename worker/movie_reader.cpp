@@ -30,7 +30,7 @@ MovieReader::~MovieReader() = default;
 Result<std::unique_ptr<MovieReader>> MovieReader::open(std::shared_ptr<const MovieIndex> index,
                                                        int threads) {
   std::unique_ptr<MovieReader> reader(new MovieReader(std::move(index), threads));
-  FW_ASSIGN_OR_RETURN(reader->input_, openMovieInput(reader->index_->path()));
+  FW_ASSIGN_OR_RETURN(reader->input_, openMovieInput(reader->index_->path(), reader->index_->bytes()));
   if (reader->input_.stream_index != reader->index_->stream_index()) {
     return Status::decodeError("the movie changed while it was being opened");
   }
@@ -38,8 +38,10 @@ Result<std::unique_ptr<MovieReader>> MovieReader::open(std::shared_ptr<const Mov
   reader->packet_ = allocatePacket();
   reader->frame_ = allocateFrame();
   if (!reader->packet_ || !reader->frame_) return Status::internal("out of memory");
-  reader->continue_slack_ =
-      isIntraOnly(reader->input_.stream->codecpar->codec_id) ? 0 : kInterContinueSlack;
+  const AVCodecID codec = reader->input_.stream->codecpar->codec_id;
+  reader->continue_slack_ = isIntraOnly(codec) ? 0 : kInterContinueSlack;
+  reader->seek_by_pts_ = seeksByPresentationTime(reader->input_.format->iformat);
+  reader->skip_nonref_ = canSkipNonReferenceFrames(codec);
   // A freshly opened demuxer stands at the stream's start: a pass from there is valid.
   reader->positioned_ = true;
   reader->started_ = false;
@@ -56,6 +58,10 @@ bool MovieReader::canContinueTo(int64_t n) const {
     return false;  // n depends on packets before this pass's start
   }
   return seek_packet <= next_packet_ + continue_slack_;
+}
+
+bool MovieReader::holdsPosition() const {
+  return continue_slack_ > 0 && positioned_ && started_ && last_output_ >= 0 && !end_sent_;
 }
 
 int64_t MovieReader::costToReach(int64_t n) const {
@@ -85,7 +91,7 @@ Status MovieReader::startAt(int64_t start_packet, StageTimings* timings) {
   if (start_packet < 0) {
     // The stream's start: reopen, which is the one way back that works for every demuxer
     // and gives exactly the packets (and timestamps) the index was built from.
-    FW_ASSIGN_OR_RETURN(MovieInput fresh, openMovieInput(index_->path()));
+    FW_ASSIGN_OR_RETURN(MovieInput fresh, openMovieInput(index_->path(), index_->bytes()));
     if (fresh.stream_index != index_->stream_index()) {
       return Status::decodeError("the movie changed while it was being read");
     }
@@ -93,8 +99,7 @@ Status MovieReader::startAt(int64_t start_packet, StageTimings* timings) {
     next_packet_ = 0;
     ++counters_.restarts;
   } else {
-    const IndexedPacket& key = index_->packet(start_packet);
-    const int64_t timestamp = key.dts != AV_NOPTS_VALUE ? key.dts : key.pts;
+    const int64_t timestamp = seekTimestamp(index_->packet(start_packet));
     const int error =
         av_seek_frame(input_.format.get(), input_.stream_index, timestamp, AVSEEK_FLAG_BACKWARD);
     if (error < 0) return Status::decodeError("seek failed: " + avErrorString(error));
@@ -109,12 +114,20 @@ Status MovieReader::startAt(int64_t start_packet, StageTimings* timings) {
 
 MovieReader::Outcome MovieReader::feedPacket(Status* error, StageTimings* timings) {
   if (end_sent_) return Outcome::kMissed;  // nothing left to feed
+  int64_t position = -1;
   for (;;) {
     int read_error;
     {
       StageTimer timer(&timings->read_us);
       av_packet_unref(packet_.get());
       read_error = av_read_frame(input_.format.get(), packet_.get());
+    }
+    // A remote read that failed is neither the end of the stream nor a missed landing, and
+    // the packet FFmpeg may still return then is cut short (it keeps what it had buffered).
+    if (Status io = input_.ioError(); !io.isOk()) {
+      av_packet_unref(packet_.get());
+      *error = std::move(io);
+      return Outcome::kFailed;
     }
     if (read_error < 0) {
       if (!started_) return Outcome::kMissed;  // the seek landed nowhere useful
@@ -125,9 +138,7 @@ MovieReader::Outcome MovieReader::feedPacket(Status* error, StageTimings* timing
       return Outcome::kGot;
     }
     if (packet_->stream_index != input_.stream_index || packet_->size == 0) continue;
-    const int64_t position = index_->seekable()
-                                 ? index_->packetPosition(packet_->pos, packet_->pts)
-                                 : -1;
+    position = index_->seekable() ? index_->packetPosition(packet_->pos, packet_->pts) : -1;
     if (!started_) {
       if (start_packet_ < 0) {
         started_ = true;
@@ -135,11 +146,14 @@ MovieReader::Outcome MovieReader::feedPacket(Status* error, StageTimings* timing
         continue;  // not a packet we know: before the start point
       } else if (position > start_packet_) {
         return Outcome::kMissed;  // the seek overshot the keyframe
-      } else if (position == start_packet_ || index_->packet(position).keyframe) {
+      } else if (position == start_packet_) {
         started_ = true;
-        start_packet_ = position;
       } else {
-        continue;  // between an earlier landing and the keyframe: not decodable alone
+        // The demuxer landed before the keyframe (an earlier keyframe, or anywhere for
+        // demuxers that seek by bisection): read on without decoding. Starting at an earlier
+        // keyframe would be correct too, but costs decoding a whole GOP more.
+        ++counters_.skipped_reads;
+        continue;
       }
     }
     if (position >= 0) next_packet_ = position + 1;
@@ -147,6 +161,7 @@ MovieReader::Outcome MovieReader::feedPacket(Status* error, StageTimings* timing
   }
   StageTimer timer(&timings->decode_us);
   ++counters_.packets;
+  setSkipFor(position);
   const int send_error = avcodec_send_packet(decoder_.get(), packet_.get());
   av_packet_unref(packet_.get());
   // feedPacket runs only after avcodec_receive_frame said EAGAIN, so the decoder must take
@@ -160,9 +175,27 @@ MovieReader::Outcome MovieReader::feedPacket(Status* error, StageTimings* timing
   return Outcome::kGot;
 }
 
+int64_t MovieReader::seekTimestamp(const IndexedPacket& key) const {
+  if (seek_by_pts_ && key.pts != AV_NOPTS_VALUE) return key.pts;
+  return key.dts != AV_NOPTS_VALUE ? key.dts : key.pts;
+}
+
+void MovieReader::setSkipFor(int64_t position) {
+  // A packet whose frame is shown before the target (or never) is needed only if other frames
+  // refer to it; the decoder may drop it when it is not a reference. Everything else decodes.
+  AVDiscard skip = AVDISCARD_DEFAULT;
+  if (skip_nonref_ && position >= 0 && target_frame_ >= 0) {
+    const int64_t frame = index_->packet(position).frame;
+    if (frame < target_frame_) skip = AVDISCARD_NONREF;
+  }
+  if (skip == AVDISCARD_NONREF) ++counters_.skippable;
+  decoder_->skip_frame = skip;
+}
+
 MovieReader::Outcome MovieReader::decodeUntil(int64_t n, bool accept_corrupt, UniqueAVFrame* out,
                                               Status* error, StageTimings* timings) {
   const int64_t target_pts = index_->frame(n).pts;
+  target_frame_ = index_->seekable() ? n : -1;
   int consecutive_errors = 0;
   for (;;) {
     int receive_error;

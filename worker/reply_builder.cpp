@@ -64,6 +64,14 @@ flatbuffers::DetachedBuffer buildListReply(const ReplyContext& context,
   });
 }
 
+flatbuffers::DetachedBuffer buildStatsReply(const ReplyContext& context, const std::string& stats_json) {
+  flatbuffers::FlatBufferBuilder builder(256 + stats_json.size());
+  return finishReply(builder, context, Status::ok(), [&] {
+    const auto json = builder.CreateString(stats_json);
+    return [json](proto::ReplyBuilder& reply) { reply.add_stats_json(json); };
+  });
+}
+
 WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec,
                              const std::vector<FrameOutput>& frames,
                              const std::vector<size_t>& order) {
@@ -109,7 +117,7 @@ WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec
         header.add_sample_bytes(static_cast<uint8_t>(frame.image.sample_bytes));
         header.add_planes(planes_offset);
         header.add_size(frame.image.size);
-        header.add_cached(proto::CacheTier::NONE);
+        header.add_cached(frame.cached);
         header.add_timings(&timings);
         header_of_frame[f] = header.Finish();
         built[f] = true;

@@ -38,6 +38,7 @@ struct FrameOutput {
   OutputImage image;
   StageTimings stages;
   int64_t total_us = 0;
+  proto::CacheTier cached = proto::CacheTier::NONE;  // decoded now, or served by a cache tier
 };
 
 flatbuffers::DetachedBuffer buildErrorReply(const ReplyContext& context, const Status& status);
@@ -47,6 +48,9 @@ flatbuffers::DetachedBuffer buildInfoReply(const ReplyContext& context, const st
 
 flatbuffers::DetachedBuffer buildListReply(const ReplyContext& context,
                                            const std::vector<FolderEntry>& entries);
+
+// STATS: the worker's statistics as a JSON document in Reply.stats_json.
+flatbuffers::DetachedBuffer buildStatsReply(const ReplyContext& context, const std::string& stats_json);
 
 // `frames` holds each distinct frame once; `order[i]` is the position in `frames` of the i-th
 // requested frame.

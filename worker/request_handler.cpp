@@ -1,21 +1,33 @@
 #include "worker/request_handler.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <optional>
+#include <stdexcept>
 
 #include "worker/decoder_pool.h"
 #include "worker/ffmpeg_handles.h"
+#include "worker/frame_buffer_pool.h"
+#include "worker/frame_cache_key.h"
 #include "worker/frame_converter.h"
+#include "worker/frame_prefetcher.h"
+#include "worker/frame_store.h"
 #include "worker/image_encoder.h"
+#include "worker/index_store.h"
 #include "worker/movie_catalog.h"
 #include "worker/movie_index.h"
 #include "worker/movie_path.h"
+#include "worker/movie_source.h"
 #include "worker/movie_reader.h"
 #include "worker/object_pool.h"
 #include "worker/output_spec.h"
+#include "worker/read_ahead.h"
 #include "worker/reply_builder.h"
 #include "worker/stage_timings.h"
 
@@ -43,21 +55,114 @@ std::string bytesText(uint64_t bytes) {
   return text;
 }
 
+// The movie sources the config names. A bad remote base is a startup error, thrown like an
+// unusable disk cache.
+std::unique_ptr<MovieSources> makeSources(const RequestHandlerConfig& config) {
+  MovieSourcesConfig sources;
+  sources.roots = config.roots;
+  sources.overlays = config.overlays;
+  sources.overlay_flatten = config.overlay_flatten;
+  sources.remote.bases = config.remote_bases;
+  sources.remote.cache_bytes = config.remote_cache_bytes;
+  sources.remote.http.timeout_ms = config.remote_timeout_ms;
+  sources.remote.revalidate_ms = config.remote_revalidate_ms;
+  auto created = MovieSources::create(std::move(sources));
+  if (!created.ok()) throw std::invalid_argument(created.status().message());
+  return std::move(created).value();
+}
+
+// The index store of --state-dir (null without one). An unusable folder is a startup error.
+std::shared_ptr<IndexStore> openIndexStore(const std::string& state_dir) {
+  if (state_dir.empty()) return nullptr;
+  auto opened = IndexStore::open(state_dir);
+  if (!opened.ok()) throw std::invalid_argument(opened.status().message());
+  return std::move(opened).value();
+}
+
 }  // namespace
 
 class RequestHandler::Impl {
  public:
   explicit Impl(RequestHandlerConfig config)
       : config_(std::move(config)),
-        roots_(config_.roots),
-        catalog_(config_.max_movie_infos),
+        sources_(makeSources(config_)),
+        index_store_(openIndexStore(config_.state_dir)),
+        catalog_(config_.max_movie_infos,
+                 IndexStore::cachingBuilder(index_store_, [this](const std::string& key, const FileSignature& signature) -> MovieCatalog::IndexResult {
+                   // Remote movies are read through the version resolve() just checked.
+                   IndexBuildOptions options;
+                   options.bytes = sources_->bytesFor(key, signature);
+                   if (!options.bytes && looksLikeUrl(key)) {
+                     return Status::unavailable(key + " changed on the server while it was being opened; try again");
+                   }
+                   return MovieIndex::build(key, signature, options);
+                 })),
         pool_(config_.max_open_movies,
               [threads = config_.decoder_threads](std::shared_ptr<const MovieIndex> index) {
                 return MovieReader::open(std::move(index), threads);
               }),
         converters_(kMaxIdleConverters, [threads = config_.convert_threads] {
           return std::make_unique<FrameConverter>(threads);
-        }) {}
+        }),
+        started_(Clock::now()) {
+    if (config_.cache_bytes > 0 || !config_.disk_cache_dir.empty()) {
+      FrameStoreConfig store;
+      store.memory_bytes = config_.cache_bytes;
+      store.disk_dir = config_.disk_cache_dir;
+      store.disk_bytes = config_.disk_cache_bytes;
+      auto opened = FrameStore::open(store);
+      if (!opened.ok()) throw std::invalid_argument(opened.status().message());
+      store_ = std::move(opened).value();
+    }
+  }
+
+  // The socket thread's shortcut: see RequestHandler::answerFromMemory().
+  std::optional<WorkerReply> answerFromMemory(const proto::Request& request, int64_t queue_us,
+                                              const std::string& worker) {
+    try {
+      if (!store_ || request.kind() != proto::RequestKind::FRAMES) return std::nullopt;
+      const size_t count = request.frames() ? request.frames()->size() : 0;
+      const size_t by_time = request.times() ? request.times()->size() : 0;
+      // Times need the movie's index; errors need the slow path's words.
+      if (count == 0 || by_time != 0 || count > config_.max_frames_per_request) return std::nullopt;
+      const Clock::time_point start = Clock::now();
+      ReplyContext context;
+      context.request_id = request.id();
+      context.worker = worker;
+      context.queue_us = queue_us;
+      Result<OutputSpec> spec = parseOutputSpec(request);
+      if (!spec.ok()) return std::nullopt;
+      std::string prefix;
+      {
+        StageTimer timer(&context.stages.read_us);
+        // Remote movies only when their version was checked recently: no waiting for a server.
+        std::optional<ResolvedMovie> movie =
+            sources_->resolveWithoutNetwork(request.movie() ? request.movie()->str() : "");
+        if (!movie) return std::nullopt;
+        prefix = frameCacheKeyPrefix(movie->key, movie->signature, *spec);
+      }
+      std::vector<int64_t> wanted(request.frames()->begin(), request.frames()->end());
+      std::vector<int64_t> distinct = wanted;
+      std::sort(distinct.begin(), distinct.end());
+      distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+      std::optional<std::vector<FrameOutput>> outputs = store_->fromMemory(prefix, distinct);
+      if (!outputs) return std::nullopt;
+      uint64_t bytes = 0;
+      for (const FrameOutput& output : *outputs) bytes += output.image.size;
+      if (bytes > config_.max_reply_bytes) return std::nullopt;
+      ++answered_from_memory_;
+      context.total_us = microsecondsSince(start);
+      WorkerReply reply = buildFramesReply(context, *spec, *outputs, requestOrder(wanted, distinct));
+      if (wanted.size() == 1) maybeReadAhead(request, prefix, wanted.front(), &reply);
+      return reply;
+    } catch (...) {
+      return std::nullopt;  // handle() will answer it, with a proper status if it fails again
+    }
+  }
+
+  void flushCaches() {
+    if (store_) store_->flush();
+  }
 
   WorkerReply handle(const proto::Request& request, int64_t queue_us, const std::string& worker) {
     const Clock::time_point start = Clock::now();
@@ -87,8 +192,7 @@ class RequestHandler::Impl {
       case proto::RequestKind::INFO: return info(request, context, start);
       case proto::RequestKind::FRAMES: return frames(request, context, start);
       case proto::RequestKind::LIST: return list(request, context, start);
-      case proto::RequestKind::STATS:
-        return Status::invalidArgument("STATS is not supported by this worker yet");
+      case proto::RequestKind::STATS: return stats(context, start);
     }
     return Status::invalidArgument("unknown request kind " +
                                    std::to_string(static_cast<int>(request.kind())));
@@ -99,9 +203,8 @@ class RequestHandler::Impl {
                                                        StageTimings* stages) {
     StageTimer timer(&stages->read_us);
     const std::string movie = request.movie() ? request.movie()->str() : "";
-    FW_ASSIGN_OR_RETURN(std::string path, roots_.resolveMovie(movie));
-    FW_ASSIGN_OR_RETURN(FileSignature signature, fileSignature(path));
-    auto index = catalog_.get(path, signature);
+    FW_ASSIGN_OR_RETURN(ResolvedMovie resolved, sources_->resolve(movie));
+    auto index = catalog_.get(resolved.key, resolved.signature);
     if (!index.ok()) return withMovie(request, index.status());
     return index;
   }
@@ -121,7 +224,7 @@ class RequestHandler::Impl {
     {
       StageTimer timer(&context->stages.read_us);
       const std::string folder = request.movie() ? request.movie()->str() : "";
-      FW_ASSIGN_OR_RETURN(entries, roots_.listFolder(folder));
+      FW_ASSIGN_OR_RETURN(entries, sources_->list(folder));
     }
     context->total_us = microsecondsSince(start);
     WorkerReply reply;
@@ -201,65 +304,147 @@ class RequestHandler::Impl {
     distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
     FW_RETURN_IF_ERROR(checkReplySize(spec, *index, distinct.size()));
 
-    Result<DecoderPool::Lease> checked_out = Status::internal("no reader");
-    {
-      StageTimer timer(&context->stages.read_us);
-      checked_out = pool_.checkout(index, distinct.front());
-    }
-    if (!checked_out.ok()) return withMovie(request, checked_out.status());
-    DecoderPool::Lease reader = std::move(checked_out).value();
-    ConverterLease converter(&converters_);
-
-    std::vector<FrameOutput> outputs;
-    outputs.reserve(distinct.size());
-    uint64_t produced = 0;
-    for (const int64_t n : distinct) {
+    // A reader is checked out only when some frame has to be decoded: cache hits need none.
+    std::optional<DecoderPool::Lease> reader;
+    std::optional<ConverterLease> converter;
+    // Decodes the next frame while this one is converted; declared after `reader`, so it stops
+    // before the reader goes back to the pool.
+    std::optional<FramePrefetcher> prefetcher;
+    auto decode = [&](int64_t n) -> Result<FrameOutput> {
       const Clock::time_point frame_start = Clock::now();
       FrameOutput output;
+      if (!reader) {
+        Result<DecoderPool::Lease> checked_out = Status::internal("no reader");
+        {
+          StageTimer timer(&output.stages.read_us);
+          checked_out = pool_.checkout(index, n);
+        }
+        if (!checked_out.ok()) return withMovie(request, checked_out.status());
+        reader.emplace(std::move(checked_out).value());
+        converter.emplace(&converters_);
+        prefetcher.emplace(&**reader, distinct);
+      }
       const IndexedFrame& entry = index->frame(n);
       output.index = n;
       output.pts = entry.pts;
       output.time = index->secondsFromStart(entry.pts);
       output.keyframe = entry.keyframe;
-      Result<UniqueAVFrame> decoded = reader->readFrame(n, &output.stages);
+      Result<UniqueAVFrame> decoded = prefetcher->read(n, &output.stages);
       if (!decoded.ok()) {
-        reader.discard();  // cheap to reopen, and nothing to gain from trusting its state
+        reader->discard();  // cheap to reopen, and nothing to gain from trusting its state
         return withMovie(request, decoded.status());
       }
       const AVFrame& frame = *decoded.value();
       FW_ASSIGN_OR_RETURN(OutputGeometry geometry, outputGeometry(spec, frame.width, frame.height));
       if (spec.encoding == ImageEncoding::kRaw) {
         StageTimer timer(&output.stages.convert_us);
-        FW_ASSIGN_OR_RETURN(output.image, converter->toRaw(frame, spec, geometry));
+        FW_ASSIGN_OR_RETURN(output.image, (*converter)->toRaw(frame, spec, geometry));
       } else {
         const AVPixelFormat format = targetPixelFormat(spec, static_cast<AVPixelFormat>(frame.format));
         UniqueAVFrame picture;
         {
           StageTimer timer(&output.stages.convert_us);
-          FW_ASSIGN_OR_RETURN(picture, converter->toFrame(frame, geometry, format));
+          FW_ASSIGN_OR_RETURN(picture, (*converter)->toFrame(frame, geometry, format));
         }
         StageTimer timer(&output.stages.encode_us);
         FW_ASSIGN_OR_RETURN(output.image, encodeImage(*picture, spec.encoding, spec.quality));
       }
-      produced += output.image.size;
-      if (produced > config_.max_reply_bytes) {
-        return Status::invalidArgument("the reply grew past the limit of " +
-                                       bytesText(config_.max_reply_bytes) +
-                                       "; ask for fewer frames per request or a smaller size");
-      }
       output.total_us = microsecondsSince(frame_start);
-      context->stages += output.stages;
-      outputs.push_back(std::move(output));
-    }
+      return output;
+    };
 
+    std::vector<FrameOutput> outputs;
+    std::string read_ahead_prefix;  // set when this request may start a read-ahead
+    if (store_) {
+      // Hits from RAM or disk, the rest decoded (once, even when other requests want them too).
+      const std::string prefix = frameCacheKeyPrefix(index->path(), index->signature(), spec);
+      FW_ASSIGN_OR_RETURN(outputs, store_->produce(prefix, distinct, spec.format == OutputFormat::kNative, decode));
+      if (wanted.size() == 1 && store_->caching()) read_ahead_prefix = prefix;
+    } else {
+      outputs.reserve(distinct.size());
+      for (const int64_t n : distinct) {
+        FW_ASSIGN_OR_RETURN(FrameOutput output, decode(n));
+        outputs.push_back(std::move(output));
+      }
+    }
+    uint64_t produced = 0;
+    for (const FrameOutput& output : outputs) {
+      produced += output.image.size;
+      context->stages += output.stages;
+    }
+    if (produced > config_.max_reply_bytes) {
+      return Status::invalidArgument("the reply grew past the limit of " + bytesText(config_.max_reply_bytes) +
+                                     "; ask for fewer frames per request or a smaller size");
+    }
+    context->total_us = microsecondsSince(start);
+    WorkerReply reply = buildFramesReply(*context, spec, outputs, requestOrder(wanted, distinct));
+    if (!read_ahead_prefix.empty()) maybeReadAhead(request, read_ahead_prefix, wanted.front(), &reply);
+    return reply;
+  }
+
+  // A forward reader (frame n after n-1, one frame per request) gets n+1 produced into the
+  // frame cache in the background (worker/read_ahead.h). Not from within a read-ahead job.
+  void maybeReadAhead(const proto::Request& request, const std::string& prefix, int64_t n, WorkerReply* reply) {
+    if (in_read_ahead_ || !read_ahead_.servedAndContinues(prefix, n)) return;
+    auto next = std::make_shared<flatbuffers::DetachedBuffer>(singleFrameRequest(request, n + 1));
+    std::shared_ptr<ReplyDelivery> delivery = ReplyDelivery::watch(reply);
+    read_ahead_.submit([this, next, delivery] {
+      // After this reply has gone out (or a while, if the socket holds on to it).
+      delivery->wait(std::chrono::milliseconds(100));
+      in_read_ahead_ = true;
+      try {
+        ReplyContext context;
+        (void)frames(*flatbuffers::GetRoot<proto::Request>(next->data()), &context, Clock::now());
+      } catch (...) {
+        // A bet that did not pay; the client's own request will say what is wrong.
+      }
+      in_read_ahead_ = false;
+    });
+  }
+
+  // order[i]: the position in `distinct` (sorted, unique) of the i-th requested frame.
+  static std::vector<size_t> requestOrder(const std::vector<int64_t>& wanted, const std::vector<int64_t>& distinct) {
     std::vector<size_t> order;
     order.reserve(wanted.size());
     for (const int64_t n : wanted) {
-      order.push_back(static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), n) -
-                                          distinct.begin()));
+      order.push_back(static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), n) - distinct.begin()));
     }
+    return order;
+  }
+
+  // STATS: this worker process's statistics as JSON (PROTOCOL.md, STATS).
+  Result<WorkerReply> stats(ReplyContext* context, Clock::time_point start) {
+    JsonValue json = JsonValue::object();
+    json.set("worker", JsonValue(context->worker));
+    json.set("pid", JsonValue(int64_t(::getpid())));
+    json.set("uptime_s", JsonValue(std::chrono::duration<double>(Clock::now() - started_).count()));
+    JsonValue caches = store_ ? store_->statsJson() : FrameStore::disabledStatsJson();
+    json.set("memory", *caches.get("memory"));
+    json.set("disk", *caches.get("disk"));
+    JsonValue movies = JsonValue::object();
+    movies.set("indexes", JsonValue(uint64_t(catalog_.size())));
+    movies.set("open_readers", JsonValue(uint64_t(pool_.openReaders())));
+    movies.set("idle_readers", JsonValue(uint64_t(pool_.idleReaders())));
+    if (index_store_) {
+      const IndexStore::Counters stored = index_store_->counters();
+      JsonValue store = JsonValue::object();
+      store.set("loaded", JsonValue(stored.loaded));
+      store.set("saved", JsonValue(stored.saved));
+      store.set("rejected", JsonValue(stored.rejected));
+      store.set("save_failures", JsonValue(stored.save_failures));
+      movies.set("index_store", store);
+    }
+    json.set("movies", movies);
+    JsonValue requests = JsonValue::object();
+    requests.set("answered_from_memory_on_socket_thread", JsonValue(answered_from_memory_.load()));
+    requests.set("read_ahead_frames", JsonValue(read_ahead_.jobsRun()));
+    requests.set("read_ahead_dropped", JsonValue(read_ahead_.jobsDropped()));
+    json.set("requests", requests);
+    if (sources_->hasRemote()) json.set("remote", sources_->remoteStatsJson());
     context->total_us = microsecondsSince(start);
-    return buildFramesReply(*context, spec, outputs, order);
+    WorkerReply reply;
+    reply.header = buildStatsReply(*context, json.dump(2));
+    return reply;
   }
 
   // Puts the movie's name in front of an error message from below.
@@ -281,11 +466,19 @@ class RequestHandler::Impl {
   };
 
   RequestHandlerConfig config_;
-  MovieRoots roots_;
+  std::unique_ptr<MovieSources> sources_;  // before catalog_: its builder reads through it
+  std::shared_ptr<IndexStore> index_store_;  // null without --state-dir
   MovieCatalog catalog_;
   DecoderPool pool_;
   ObjectPool<FrameConverter> converters_;
+  std::unique_ptr<FrameStore> store_;  // null when no cache tier is configured
+  const Clock::time_point started_;
+  std::atomic<uint64_t> answered_from_memory_{0};  // requests answered by answerFromMemory()
+  static thread_local bool in_read_ahead_;  // true on the read-ahead thread while it produces
+  ReadAhead read_ahead_;  // last: its thread stops before anything it uses goes away
 };
+
+thread_local bool RequestHandler::Impl::in_read_ahead_ = false;
 
 RequestHandler::RequestHandler(RequestHandlerConfig config) : impl_(new Impl(std::move(config))) {
   quietFfmpegLogging();
@@ -297,5 +490,12 @@ WorkerReply RequestHandler::handle(const proto::Request& request, int64_t queue_
                                    const std::string& worker_name) {
   return impl_->handle(request, queue_us, worker_name);
 }
+
+std::optional<WorkerReply> RequestHandler::answerFromMemory(const proto::Request& request, int64_t queue_us,
+                                                            const std::string& worker_name) {
+  return impl_->answerFromMemory(request, queue_us, worker_name);
+}
+
+void RequestHandler::flushCaches() { impl_->flushCaches(); }
 
 }  // namespace framewire

@@ -17,7 +17,15 @@
 // - Limits: a FRAMES request may name at most max_frames_per_request frames, and its output is
 //   estimated before decoding and refused (INVALID_ARGUMENT naming the limit) when it would
 //   exceed max_reply_bytes.
-// - STATS answers INVALID_ARGUMENT ("not supported yet").
+// - Caches (worker/frame_store.h): FRAMES outputs come from the RAM tier, the disk tier or the
+//   decoder, and FrameHeader.cached says which. answerFromMemory() is the socket thread's
+//   shortcut for requests whose frames are all in RAM.
+// - Speed (issue 4): a request for several frames decodes the next one while converting the
+//   current (worker/frame_prefetcher.h); a client reading forward one frame per request gets
+//   the next frame produced into the RAM tier after its reply went out (worker/read_ahead.h;
+//   such read-ahead work shows in the cache statistics as misses).
+// - Indexes are kept in the state folder when there is one (worker/index_store.h).
+// - STATS: Reply.stats_json holds this worker process's statistics (caches, movies, requests).
 //
 // Thread-safety: handle() may be called concurrently from several threads (one per worker
 // connection); the caches inside are shared and internally synchronised, and each open
@@ -26,6 +34,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,10 +51,24 @@ struct RequestHandlerConfig {
   int convert_threads = 0;         // swscale threads; 0 = one per core
   uint64_t max_reply_bytes = uint64_t(1) << 30;  // FRAMES replies larger than this are refused
   size_t max_frames_per_request = 10000;          // FRAMES entries (indices + times) per request
+  uint64_t cache_bytes = 0;        // RAM frame cache (0: none; the worker flags default to 1 GiB)
+  std::string disk_cache_dir;      // disk frame cache folder; empty: none
+  uint64_t disk_cache_bytes = uint64_t(10) << 30;
+  std::string state_dir;           // persisted movie indexes (worker/index_store.h); empty: none
+  // Remote movies and overlays (worker/movie_source.h): a name no root holds is looked up in
+  // the overlays (local copies, read first), then under the remote bases (HTTP range reads).
+  std::vector<std::string> overlays;      // --file-overlay folders
+  bool overlay_flatten = false;           // --file-overlay-flatten: copies by file name, one folder
+  std::vector<std::string> remote_bases;  // --remote-base http(s) folders; full URL names must be under one
+  uint64_t remote_cache_bytes = uint64_t(256) << 20;  // remote block cache of this process
+  int64_t remote_timeout_ms = 20000;      // one HTTP request, connect to last byte
+  int64_t remote_revalidate_ms = 1000;    // how long a remote file's version (HEAD) is trusted
 };
 
 class RequestHandler {
  public:
+  // Throws std::invalid_argument when the disk cache cannot be opened (a startup error: the
+  // folder is unusable or another process holds it), or a remote base is not an http(s) URL.
   explicit RequestHandler(RequestHandlerConfig config);
   ~RequestHandler();
   RequestHandler(const RequestHandler&) = delete;
@@ -54,6 +77,15 @@ class RequestHandler {
   // Never throws; every failure becomes a reply with an error status and message.
   // `queue_us` (time spent in the broker's queue) and `worker_name` go into the header.
   WorkerReply handle(const proto::Request& request, int64_t queue_us, const std::string& worker_name);
+
+  // The reply to a FRAMES request by index whose frames are all in the RAM cache, built
+  // without decoding, waiting or disk access (so the socket thread may call it); nullopt
+  // otherwise, and then handle() answers it. Never throws.
+  std::optional<WorkerReply> answerFromMemory(const proto::Request& request, int64_t queue_us,
+                                              const std::string& worker_name);
+
+  // Waits until frames queued for the disk cache are written (tests).
+  void flushCaches();
 
  private:
   class Impl;

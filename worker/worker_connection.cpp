@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <zmq_addon.hpp>
@@ -29,15 +30,22 @@ struct DecodeJob {
   protocol::BrokerMessage message;
 };
 
-Multipart replyParts(uint64_t generation, uint64_t token, WorkerReply reply) {
+// [header][payload...], every part a zero-copy message over the reply's buffers.
+Multipart headerAndPayload(WorkerReply reply, size_t reserve_in_front = 0) {
   Multipart parts;
-  parts.reserve(3 + reply.payload.size());
-  parts.push_back(protocol::encodeU64(generation));
-  parts.push_back(protocol::encodeU64(token));
+  parts.reserve(reserve_in_front + 1 + reply.payload.size());
+  parts.resize(reserve_in_front);
   parts.push_back(messageOverFlatBuffer(std::move(reply.header)));
   for (auto& part : reply.payload) {
     parts.push_back(messageOverSharedBuffer(std::move(part.owner), part.data, part.size));
   }
+  return parts;
+}
+
+Multipart replyParts(uint64_t generation, uint64_t token, WorkerReply reply) {
+  Multipart parts = headerAndPayload(std::move(reply), 2);
+  parts[0] = protocol::encodeU64(generation);
+  parts[1] = protocol::encodeU64(token);
   return parts;
 }
 
@@ -84,7 +92,7 @@ class WorkerConnection::Impl {
     dealer.set(zmq::sockopt::sndhwm, options_.socket_hwm);
     dealer.set(zmq::sockopt::rcvhwm, options_.socket_hwm);
     dealer.connect(options_.broker_endpoint);
-    send(dealer, protocol::makeWorkerReady(options_.name));
+    send(dealer, protocol::makeWorkerReady(options_.name, options_.cache_group));
     FW_LOG(kInfo, "worker") << options_.name << ": connected to " << options_.broker_endpoint;
 
     const auto silence_limit = options_.heartbeat_interval * options_.heartbeat_liveness;
@@ -107,7 +115,14 @@ class WorkerConnection::Impl {
           FW_LOG(kWarn, "worker") << options_.name << ": dropped a message from the broker: "
                                   << parsed.status().message();
         } else if (parsed->command == WorkerCommand::kRequest) {
-          submit(DecodeJob{generation, std::move(parsed).value()});
+          // A RAM cache hit is answered right here; everything else goes to the decode thread.
+          std::optional<WorkerReply> hit =
+              handler_->answerFromMemory(*parsed->request, parsed->queue_us, options_.name);
+          if (hit) {
+            send(dealer, protocol::makeWorkerReply(parsed->token, headerAndPayload(std::move(*hit))));
+          } else {
+            submit(DecodeJob{generation, std::move(parsed).value()});
+          }
         } else if (parsed->command == WorkerCommand::kDisconnect) {
           FW_LOG(kInfo, "worker") << options_.name << ": broker said DISCONNECT";
           return true;

@@ -5,7 +5,10 @@
 // heartbeats keep flowing while a long batch decodes (PROTOCOL.md section 7). The decode
 // thread hands finished replies back to the socket thread over an inproc PAIR; the reply's
 // pixel parts are zero-copy messages over the decoder's or converter's buffers all the way
-// to the broker.
+// to the broker. One exception: a FRAMES request whose frames are all in the process's RAM
+// cache is answered on the socket thread itself (RequestHandler::answerFromMemory, which
+// never blocks), sparing a cache hit the two thread handoffs; its parts point into the
+// cache entries.
 //
 // When the broker falls silent for `heartbeat_liveness` intervals, or tells it DISCONNECT,
 // the connection closes its socket and reconnects with exponential back-off (Paranoid
@@ -27,6 +30,7 @@ namespace framewire {
 struct WorkerConnectionOptions {
   std::string broker_endpoint;  // the broker's backend, e.g. tcp://broker:5556
   std::string name;             // shown in logs and in Reply.worker
+  std::string cache_group;      // sent with READY: the connections sharing this process's caches
   std::chrono::milliseconds heartbeat_interval{1000};
   int heartbeat_liveness = 3;
   std::chrono::milliseconds reconnect_min{250};  // back-off after losing the broker ...

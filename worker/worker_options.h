@@ -24,16 +24,32 @@ struct WorkerFlags {
   int64_t max_reply_bytes = int64_t(1) << 30;
   int64_t max_frames_per_request = 10000;
   std::string name;               // default: host-pid
+  std::string cache_bytes;        // RAM frame cache ("2G"); empty: defaultCacheBytes(); "0": none
+  std::string disk_cache;         // disk frame cache folder; empty: none
+  std::string disk_cache_bytes = "10G";
+  std::string state_dir;          // persisted movie indexes; empty: none
+  std::vector<std::string> remote_bases;  // http(s) folders remote movies are read from
+  std::vector<std::string> overlays;      // local copies of remote movies, read first
+  bool overlay_flatten = false;           // overlays hold the copies by file name, in one folder
+  std::string remote_cache_bytes = "256M";
+  int64_t remote_timeout_ms = 20000;
+  int64_t remote_revalidate_ms = 1000;
 
-  // Checks the flags (roots exist and are folders, counts positive).
+  // Checks the flags (roots and overlays exist and are folders, a root or a remote base is
+  // given, remote bases are http(s) URLs, counts positive).
   Result<RequestHandlerConfig> handlerConfig() const;
   // `role` names the default worker name ("worker" -> "worker-HOST-PID").
   WorkerConnectionOptions connectionOptions(const std::string& broker_endpoint,
                                             const std::string& role) const;
 };
 
+// The RAM frame cache's default size: 1 GiB, but at most a quarter of the machine's memory.
+uint64_t defaultCacheBytes();
+
 // Registers --root, --workers, --heartbeat-ms, --max-open-movies, --decoder-threads,
-// --convert-threads, --max-movie-infos, --max-reply-bytes, --max-frames-per-request, --name.
+// --convert-threads, --max-movie-infos, --max-reply-bytes, --max-frames-per-request, --name,
+// --cache-bytes, --disk-cache, --disk-cache-bytes, --remote-base, --file-overlay,
+// --file-overlay-flatten, --remote-cache-bytes, --remote-timeout-ms, --remote-revalidate-ms.
 // The defaults shown in --help are the values `flags` holds when this is called.
 void addWorkerFlags(ArgParser& args, WorkerFlags* flags);
 

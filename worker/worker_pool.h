@@ -20,7 +20,8 @@ namespace framewire {
 
 class WorkerPool {
  public:
-  // Connection i is named `options.name + "-" + i` (just `options.name` when count is 1).
+  // Connection i is named `options.name + "-" + i` (just `options.name` when count is 1);
+  // all of them announce the same `options.cache_group`, since they share `handler`'s caches.
   WorkerPool(zmq::context_t& context, std::shared_ptr<RequestHandler> handler,
              WorkerConnectionOptions options, int count);
   ~WorkerPool();  // stops and joins

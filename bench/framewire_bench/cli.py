@@ -134,8 +134,9 @@ def main(argv=None) -> int:
             plan = movies_mod.plan_frames(mv.index, random_count=profile.random_count,
                                           sequential=profile.sequential, batches=profile.batches,
                                           batch_size=profile.batch_size, seed=args.seed)
-            ctx = Context(movie=mv, plan=plan, servers=running, profile=profile, socket_type=socket_type)
-            phases = [s.build(ctx) for s in ordered(scen_keys)]
+            ctx = Context(movie=mv, plan=plan, servers=running, profile=profile, socket_type=socket_type,
+                          build_dir=bdir, log_dir=log_dir)
+            phases = [ph for ph in (s.build(ctx) for s in ordered(scen_keys)) if ph is not None]
             needed = sorted({n for ph in phases for n in ph.frames()})
             log(f"{key}: oracle for {len(needed)} frames ...")
             oracle = Oracle.extract(mv, needed)

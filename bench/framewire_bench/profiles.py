@@ -38,13 +38,13 @@ class Profile:
 
 FULL = Profile("full", 1920, 1080, frames=600, random_count=100, slow_count=25, sequential=60,
                batches=2, batch_size=100,
-               seconds={"random": 100, "sequential": 25, "batch": 45})
+               seconds={"random": 100, "sequential": 25, "batch": 45, "disk": 40, "routing": 60, "remote": 45, "remote-cold": 20, "cold-open": 30, "memory": 40})
 QUICK = Profile("quick", 1920, 1080, frames=240, random_count=30, slow_count=8, sequential=30,
                 batches=1, batch_size=50,
-                seconds={"random": 35, "sequential": 10, "batch": 20})
+                seconds={"random": 35, "sequential": 10, "batch": 20, "disk": 20, "routing": 30, "remote": 20, "remote-cold": 10, "cold-open": 20, "memory": 25})
 TINY = Profile("tiny", 320, 240, frames=150, random_count=8, slow_count=3, sequential=8,
                batches=1, batch_size=20,
-               seconds={"random": 30, "sequential": 15, "batch": 15})
+               seconds={"random": 30, "sequential": 15, "batch": 15, "disk": 15, "routing": 20, "remote": 10, "remote-cold": 10, "cold-open": 15, "memory": 20})
 
 
 def choose(quick: bool, tiny: bool) -> Profile:

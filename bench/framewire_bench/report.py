@@ -195,7 +195,7 @@ def markdown(res: dict, plot_name: Optional[str]) -> str:
     for key, movie in res["movies"].items():
         lines += movie_markdown(key, movie)
     if res.get("targets"):
-        lines += ["### Targets of issues 4 and 5 (ratios from this run)", "",
+        lines += ["### Targets of the issues (ratios from this run)", "",
                   "| issue | movie | target | bound | measured | met |",
                   "| ---: | --- | --- | --- | ---: | --- |"]
         for t in res["targets"]:

@@ -40,6 +40,74 @@ def _r(movie, scen, m1, s1, m2, s2):
     return lambda res: _ratio(_stat(res, movie, scen, m1, s1), _stat(res, movie, scen, m2, s2))
 
 
+def _hit_rate(movie, scen, method):
+    """The share of a framewire row's frames that the replies say came from the RAM cache."""
+    def measure(res):
+        try:
+            row = res["movies"][movie]["scenarios"][scen]["rows"][method]
+        except KeyError:
+            return None
+        served = row.get("served_from") or {}
+        total = sum(served.values())
+        if row.get("setup_error") or row.get("wrong") or not total:
+            return None
+        return served.get("memory", 0) / total
+    return measure
+
+
+def _worst_bytes_ratio(movie, scen, method):
+    """The largest bytes-fetched / bound of a cold-open row's samples (issue 6)."""
+    def measure(res):
+        try:
+            row = res["movies"][movie]["scenarios"][scen]["rows"][method]
+        except KeyError:
+            return None
+        ratios = [m["fetched_bytes"] / m["bound_bytes"] for m in row.get("meta", [])
+                  if m.get("bound_bytes")]
+        if row.get("setup_error") or row.get("wrong") or not ratios:
+            return None
+        return max(ratios)
+    return measure
+
+
+def _meta_values(res, movie, scen, method, key):
+    try:
+        row = res["movies"][movie]["scenarios"][scen]["rows"][method]
+    except KeyError:
+        return None
+    values = [m[key] for m in row.get("meta", []) if m.get(key) is not None]
+    if row.get("setup_error") or row.get("wrong") or not values:
+        return None
+    return values
+
+
+def _worst_read_ratio(movie, scen, method):
+    """The largest bytes-read / bound of a cold-open row's samples (issue 4)."""
+    def measure(res):
+        try:
+            meta = res["movies"][movie]["scenarios"][scen]["rows"][method]["meta"]
+        except KeyError:
+            return None
+        ratios = [m["read_bytes"] / m["bound_bytes"] for m in meta if m.get("bound_bytes")]
+        return max(ratios) if ratios else None
+    return measure
+
+
+def _rss_growth(movie, scen, method):
+    """Max RSS over the second half of the movies / max RSS over the first half (issue 4).
+
+    RSS rises while the LRU of open decoders fills (8 by default), then must stay level:
+    the second 25 movies may not take the server above the peak of the first 25 (plus noise).
+    """
+    def measure(res):
+        rss = _meta_values(res, movie, scen, method, "rss_mb")
+        if not rss or len(rss) < 20:
+            return None
+        half = len(rss) // 2
+        return max(rss[half:]) / max(rss[:half])
+    return measure
+
+
 TARGETS: List[Target] = [
     Target(4, "random frames, framewire serve p50 / PyAV held p50", "prores",
            _r("prores", "random", "framewire-serve", "p50_ms", "pyav-held", "p50_ms"), 1.0, "<="),
@@ -59,8 +127,26 @@ TARGETS: List[Target] = [
     Target(4, "batch, framewire serve frames/s / ffmpeg -threads 2 decode floor frames/s", "h264",
            _r("h264", "batch", "framewire-serve", "frames_per_s", "floor-ffmpeg-decode", "frames_per_s"),
            0.9, ">="),
+    Target(4, "cold open, 2,000-frame 1080p ProRes: bytes read / (moov + 2 MiB), worst sample", "prores",
+           _worst_read_ratio("prores", "cold-open", "framewire-cold-open"), 1.0, "<="),
+    Target(4, "cold open, 2,000-frame 1080p ProRes: index ready (INFO round trip) p50 in ms", "prores",
+           lambda res: _stat(res, "prores", "cold-open", "framewire-cold-open", "p50_ms"), 200.0, "<="),
+    Target(4, "50 movies one after another: max RSS of movies 26-50 / max RSS of movies 1-25", "prores",
+           _rss_growth("prores", "memory", "framewire-many-movies"), 1.15, "<="),
+    Target(4, "50 movies one after another: max RSS of movies 26-50 / max RSS of movies 1-25", "h264",
+           _rss_growth("h264", "memory", "framewire-many-movies"), 1.15, "<="),
     Target(5, "same frame again (RAM hit), framewire serve p50 / bare pyzmq round trip p50", "prores",
            _r("prores", "random", "framewire-serve-again", "p50_ms", "floor-zmq", "p50_ms"), 1.25, "<="),
+    Target(5, "disk cache: decoding p50 / disk hit p50, same frames through the same server", "prores",
+           _r("prores", "disk", "framewire-disk-decode", "p50_ms", "framewire-disk-hit", "p50_ms"), 3.0, ">="),
+    Target(5, "2 workers, 8 movies: hit rate with cache-aware routing", "prores",
+           _hit_rate("prores", "routing", "framewire-routing-affinity"), 0.95, ">="),
+    Target(5, "2 workers, 8 movies: hit rate with plain LRU routing (for comparison, no bound)", "prores",
+           _hit_rate("prores", "routing", "framewire-routing-lru"), 0.0, ">="),
+    Target(6, "cold remote movie, frame 0: bytes fetched (nginx log) / (moov + frame + 2 cache blocks), worst sample",
+           "prores", _worst_bytes_ratio("prores", "remote-cold", "framewire-remote-cold-first"), 1.0, "<="),
+    Target(6, "warm remote random frames p50 / the same frames from the local file p50", "prores",
+           _r("prores", "remote", "framewire-remote", "p50_ms", "framewire-remote-local", "p50_ms"), 1.2, "<="),
 ]
 
 

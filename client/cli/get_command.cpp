@@ -1,4 +1,4 @@
-// framewire get MOVIE N -o FILE: fetches one frame and writes it as PNG, JPEG, BMP or raw
+// framewire get MOVIE N|--time SECONDS -o FILE: fetches one frame and writes it as PNG, JPEG, BMP or raw
 // bytes (planes without row padding, the layout of `ffmpeg -f rawvideo`), then prints the
 // frame's header and per-stage timings.
 #include <algorithm>
@@ -71,7 +71,7 @@ Status writeFrame(const Frame& frame, const std::string& path) {
 
 int runGetCommand(int argc, char** argv) {
   ServerOptions server;
-  std::string movie, index_text, output, crop_text;
+  std::string movie, index_text, output, crop_text, time_text;
   FrameOptions options;
   int64_t quality = 0, width = 0, height = 0;
   ArgParser args("framewire get", "Fetches one frame and writes it as an image or raw pixels.");
@@ -87,17 +87,28 @@ int runGetCommand(int argc, char** argv) {
   args.option("--width", "W", "output width (0 or unset: keep; one of width/height unset keeps the aspect)", &width);
   args.option("--height", "H", "output height", &height);
   args.positional("MOVIE", "movie path relative to the server's roots", &movie);
-  args.positional("N", "frame index, 0-based, in presentation order", &index_text);
+  args.option("--time", "SECONDS",
+              "instead of N: the frame displayed at this time, in seconds from the first frame", &time_text);
+  args.positional("N", "frame index, 0-based, in presentation order (or give --time)", &index_text,
+                  /*required=*/false);
   args.epilog(
       "Examples:\n"
       "  framewire get a/b.mov 100 -o frame100.png\n"
       "  framewire get a/b.mov 100 --format native -o frame100.raw\n"
+      "  framewire get a/b.mov --time 12.5 -o at12.5s.png\n"
       "  framewire get a/b.mov 100 --crop 0,0,640,360 --width 320 -o thumb.jpg --quality 85");
   if (auto exit_code = args.parse(argc, argv)) return *exit_code;
   if (auto problem = server.validate(); !problem.empty()) return reportUsageError("get", problem);
 
-  Result<int64_t> index = parseFrameIndex(index_text);
+  if (index_text.empty() == time_text.empty()) {
+    return reportUsageError("get", "give either a frame index N or --time SECONDS");
+  }
+  Result<int64_t> index = int64_t(0);
+  Result<double> seconds = 0.0;
+  if (!index_text.empty()) index = parseFrameIndex(index_text);
   if (!index.ok()) return reportUsageError("get", index.status().message());
+  if (!time_text.empty()) seconds = parseFrameTime(time_text);
+  if (!seconds.ok()) return reportUsageError("get", seconds.status().message());
   Result<std::string> encoding = chooseEncoding(output, options.encoding);
   if (!encoding.ok()) return reportUsageError("get", encoding.status().message());
   options.encoding = *encoding;
@@ -116,7 +127,8 @@ int runGetCommand(int argc, char** argv) {
 
   Client client = server.makeClient();
   const auto start = std::chrono::steady_clock::now();
-  Result<Frame> frame = client.getFrame(movie, *index, options);
+  Result<Frame> frame = time_text.empty() ? client.getFrame(movie, *index, options)
+                                          : client.getFrameAt(movie, *seconds, options);
   const double round_trip_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!frame.ok()) return reportFailure(frame.status());

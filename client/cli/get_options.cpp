@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -64,6 +65,17 @@ Result<int64_t> parseFrameIndex(const std::string& text) {
   int64_t index = 0;
   if (!parseInt64(text, &index)) return Status::invalidArgument("the frame index must be an integer, got '" + text + "'");
   return index;
+}
+
+Result<double> parseFrameTime(const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  const double seconds = text.empty() ? 0.0 : std::strtod(text.c_str(), &end);
+  if (text.empty() || errno != 0 || *end != '\0' || std::isspace(static_cast<unsigned char>(text[0])) ||
+      !std::isfinite(seconds)) {
+    return Status::invalidArgument("--time wants seconds as a number, got '" + text + "'");
+  }
+  return seconds;
 }
 
 Result<std::string> chooseEncoding(const std::string& output_path, const std::string& requested_encoding) {

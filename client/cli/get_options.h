@@ -1,5 +1,5 @@
 // Parsing and checking of `framewire get`'s arguments, apart from the command so unit tests
-// reach it: frame indices, --crop rectangles, and which encoding an output file name implies.
+// reach it: frame indices and times, --crop rectangles, and which encoding an output file name implies.
 // Stateless functions; thread-safe.
 #pragma once
 
@@ -16,6 +16,10 @@ Result<CropRect> parseCrop(const std::string& text);
 
 // A decimal integer (a leading '-' allowed: the server answers OUT_OF_RANGE for it).
 Result<int64_t> parseFrameIndex(const std::string& text);
+
+// A time in seconds for --time: a finite decimal number ("12.5", "1e2"); a negative one is
+// sent (the server answers OUT_OF_RANGE for it).
+Result<double> parseFrameTime(const std::string& text);
 
 // The encoding to request for writing `output_path`, given an optional --encoding:
 // ".png" png, ".jpg"/".jpeg" jpeg, ".bmp" bmp, ".raw" raw (case-insensitive). An explicit

@@ -20,13 +20,15 @@ constexpr const char* kUsage =
     "  info      print a movie's metadata as JSON\n"
     "  get       fetch one frame and write it as PNG, JPEG, BMP or raw pixels\n"
     "  ls        list movies and folders under the server's roots\n"
+    "  warm      fill the server's frame caches with frames of a movie ahead of time\n"
+    "  stats     print the server's statistics (caches, routing) as JSON\n"
     "\n"
     "Options:\n"
     "  --help    show this help; 'framewire COMMAND --help' shows a command's options\n"
     "  --version print the version\n"
     "\n"
     "Environment:\n"
-    "  FRAMEWIRE_SERVER   default --server endpoint of info, get and ls (else tcp://127.0.0.1:5555)\n"
+    "  FRAMEWIRE_SERVER   default --server endpoint of info, get, ls, warm and stats (else tcp://127.0.0.1:5555)\n"
     "  FRAMEWIRE_LOG      log level: debug, info, warn, error\n"
     "\n"
     "Examples:\n"
@@ -52,6 +54,8 @@ int main(int argc, char** argv) {
   if (command == "info") return framewire::cli::runInfoCommand(sub_argc, sub_argv);
   if (command == "get") return framewire::cli::runGetCommand(sub_argc, sub_argv);
   if (command == "ls") return framewire::cli::runLsCommand(sub_argc, sub_argv);
+  if (command == "warm") return framewire::cli::runWarmCommand(sub_argc, sub_argv);
+  if (command == "stats") return framewire::cli::runStatsCommand(sub_argc, sub_argv);
   if (command == "--help" || command == "-h" || command == "help") {
     std::fputs(kUsage, stdout);
     return framewire::cli::kExitOk;

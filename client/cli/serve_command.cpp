@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <stdexcept>
 #include <thread>
 
 #include "client/cli/embedded_server.h"
@@ -40,6 +41,9 @@ int runServeCommand(int argc, char** argv) {
   } catch (const zmq::error_t& e) {
     std::fprintf(stderr, "framewire serve: cannot listen on %s: %s\n", listen.c_str(), e.what());
     return 1;
+  } catch (const std::invalid_argument& e) {  // the disk cache folder is unusable or taken
+    std::fprintf(stderr, "framewire serve: %s\n", e.what());
+    return 2;
   }
   server->start();
   // The line scripts wait for: once it is printed, requests are accepted.

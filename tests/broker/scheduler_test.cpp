@@ -23,6 +23,9 @@ using TimePoint = Scheduler::TimePoint;
 
 SchedulerConfig testConfig() {
   SchedulerConfig config;
+  // These tests pin down dispatch order, liveness and requeues with plain least-recently-used
+  // routing; affinity routing has its own tests (affinity_test.cpp).
+  config.routing = RoutingPolicy::kLeastRecentlyUsed;
   config.heartbeat_interval = 1000ms;
   config.heartbeat_liveness = 3;
   config.max_queue = 4;

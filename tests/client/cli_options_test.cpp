@@ -41,6 +41,16 @@ TEST(ParseFrameIndex, IntegersOnly) {
   }
 }
 
+TEST(ParseFrameTime, FiniteNumbers) {
+  EXPECT_DOUBLE_EQ(*parseFrameTime("0"), 0.0);
+  EXPECT_DOUBLE_EQ(*parseFrameTime("12.5"), 12.5);
+  EXPECT_DOUBLE_EQ(*parseFrameTime("1e2"), 100.0);
+  EXPECT_DOUBLE_EQ(*parseFrameTime("-0.5"), -0.5);  // the server's OUT_OF_RANGE
+  for (const char* bad : {"", "x", "1s", " 3", "nan", "inf", "1e999"}) {
+    EXPECT_FALSE(parseFrameTime(bad).ok()) << "'" << bad << "'";
+  }
+}
+
 TEST(ChooseEncoding, FromTheOutputName) {
   EXPECT_EQ(*chooseEncoding("x.png", ""), "png");
   EXPECT_EQ(*chooseEncoding("dir.d/X.PNG", ""), "png");

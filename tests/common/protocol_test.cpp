@@ -179,6 +179,23 @@ TEST(WorkerFraming, ReadyHeartbeatReplyAtTheBroker) {
   EXPECT_EQ(reply->header_and_payload[1].to_string(), "pixels");
 }
 
+TEST(WorkerFraming, ReadyCarriesAnOptionalCacheGroup) {
+  Multipart with_group = makeWorkerReady("w-a-0", "w-a");
+  ASSERT_EQ(with_group.size(), 5u);  // ["" FWW01 READY name group]
+  with_group.insert(with_group.begin(), text("worker-1"));
+  auto ready = parseWorkerMessage(std::move(with_group));
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->name, "w-a-0");
+  EXPECT_EQ(ready->cache_group, "w-a");
+  // Without one the frame is left out: what workers before the cache group sent.
+  EXPECT_EQ(makeWorkerReady("w-b").size(), 4u);
+  Multipart without = makeWorkerReady("w-b");
+  without.insert(without.begin(), text("worker-2"));
+  auto old_ready = parseWorkerMessage(std::move(without));
+  ASSERT_TRUE(old_ready.ok());
+  EXPECT_EQ(old_ready->cache_group, "");
+}
+
 TEST(WorkerFraming, RejectsMalformedWorkerMessages) {
   Multipart short_message;
   short_message.push_back(text("w"));

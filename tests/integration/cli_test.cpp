@@ -92,6 +92,14 @@ TEST_F(CliTest, GetWritesJpegBmpAndRaw) {
   r = run("get", {kProres, "2", "--format", "rgb24", "--crop", "0,0,160,120", "--width", "80", "-o", small});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(readBytes(small).size(), 80u * 60 * 3);
+
+  // By time: 0.75 s is frame 18 of a 24 fps movie (shown from 0.75 s to 0.79 s).
+  const std::string at_time = out_dir_ + "/at-time.raw";
+  r = run("get", {kH264, "--time", "0.77", "--format", "native", "-o", at_time});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("frame 18 of"), std::string::npos) << describe(r);
+  bytes = readBytes(at_time);
+  EXPECT_EQ(md5Hex(bytes.data(), bytes.size()), oracleMd5s(kH264)[18]);
 }
 
 TEST_F(CliTest, InfoPrintsJson) {
@@ -182,6 +190,8 @@ TEST_F(CliTest, HelpEverywhereAndUsageErrorsExitWithTwo) {
            {framewire, "get", kProres, "5", "-o", "x.tiff"},            // unknown output type
            {framewire, "get", kProres, "5", "-o", "x.png", "--encoding", "jpeg"},
            {framewire, "get", kProres, "5", "--crop", "1,2,3"},
+           {framewire, "get", kProres, "5", "--time", "0.5"},           // both an index and a time
+           {framewire, "get", kProres, "--time", "soon"},
            {framewire, "info"},                                         // no movie
            {framewire, "info", kProres, "--timeout", "-1"},
            {framewire, "ls", "--bogus"},

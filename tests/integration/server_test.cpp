@@ -121,6 +121,29 @@ TEST_F(ServerTest, NativeH264BFrameFramesMatchFramemd5) {
   }
 }
 
+TEST_F(ServerTest, FramesByTime) {
+  Client c = client();
+  const auto& md5s = oracleMd5s(kH264);
+  // 24 fps: frame n is shown from n/24 s until (n+1)/24 s.
+  for (const auto& [seconds, n] : {std::pair<double, int64_t>{0.0, 0}, {10.5 / 24, 10}, {1.0, 24}, {2.99, 71}}) {
+    auto frame = c.getFrameAt(kH264, seconds, withFormat("native"));
+    ASSERT_TRUE(frame.ok()) << seconds << " s: " << frame.status().toString();
+    EXPECT_EQ(frame->index(), n) << seconds << " s";
+    EXPECT_EQ(packedMd5(*frame), md5s[n]) << seconds << " s";
+  }
+  auto frames = c.getFramesAt(kH264, {1.0, 0.0, 1.0}, withFormat("gray8"));
+  ASSERT_TRUE(frames.ok()) << frames.status().toString();
+  ASSERT_EQ(frames->size(), 3u);
+  EXPECT_EQ((*frames)[0].index(), 24);
+  EXPECT_EQ((*frames)[1].index(), 0);
+  EXPECT_EQ((*frames)[2].index(), 24);
+  for (double bad : {-0.5, 3.0, 1e12}) {
+    auto frame = c.getFrameAt(kH264, bad);
+    ASSERT_FALSE(frame.ok()) << bad;
+    EXPECT_EQ(frame.status().code(), StatusCode::kOutOfRange) << bad;
+  }
+}
+
 TEST_F(ServerTest, Rgb24IsWithin40DbOfFfmpeg) {
   Client c = client();
   for (const std::string movie : {kProres, kH264}) {

@@ -100,7 +100,9 @@ def test_oracle_agrees_with_pyav(results_json):
     # frame plan or the harness's seeking is broken, not PyAV.
     for key, movie in results_json["movies"].items():
         for skey, scenario in movie["scenarios"].items():
-            row = scenario["rows"]["pyav-held"]
+            row = scenario["rows"].get("pyav-held")
+            if row is None:  # scenarios that compare framewire with itself (caches, remote)
+                continue
             assert row["wrong"] == 0 and row["ok"] > 0, (key, skey, row["wrong_examples"])
 
 

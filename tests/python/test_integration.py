@@ -162,6 +162,21 @@ def test_frame_metadata(client, movie):
     assert all(v >= 0 for v in f.timings.as_dict().values())
 
 
+def test_frames_by_time(client, movie):
+    # Frame n is shown from n/24 s to (n+1)/24 s: any time in between names it.
+    for n, seconds in ((0, 0.0), (10, 10 / 24.0), (10, 10.5 / 24.0), (23, 23.99 / 24.0)):
+        f = client.get_frame_at(movie.rel, seconds, format="native")
+        assert f.index == n
+        assert md5(f.tobytes()) == movie.md5s[n]
+        assert f.time == pytest.approx(n / 24.0, abs=1e-3)
+    last = movie.num_frames - 1
+    frames = client.get_frames_at(movie.rel, [1.0, 0.0, (last + 0.5) / 24.0, 1.0], format="gray8")
+    assert [f.index for f in frames] == [24, 0, last, 24]
+    for bad in (-0.01, (last + 1) / 24.0 + 0.01, 1e9):
+        with pytest.raises(framewire.OutOfRange):
+            client.get_frame_at(movie.rel, bad)
+
+
 # ---- encodings, crop, resize -------------------------------------------------------------
 
 @pytest.mark.parametrize("encoding", ["png", "jpeg", "bmp"])

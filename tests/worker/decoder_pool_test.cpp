@@ -61,6 +61,39 @@ TEST_F(DecoderPoolTest, ChoosesTheReaderPositionedBestForTheFrame) {
   EXPECT_EQ(&**lease, at_40);
 }
 
+// Two clients reading one movie forward at different places, one request at a time each:
+// each keeps a reader standing in its own pass, so neither ever seeks again.
+TEST_F(DecoderPoolTest, InterleavedForwardReadersKeepTheirOwnDecoders) {
+  auto index = indexOf(testing::h264BFramesMovie());
+  ASSERT_TRUE(index);
+  DecoderPool pool(4, opener());
+  StageTimings timings;
+  int64_t seeks = 0;
+  for (int64_t step = 0; step < 10; ++step) {
+    for (int64_t start : {2, 40}) {
+      auto lease = pool.checkout(index, start + step);
+      ASSERT_TRUE(lease.ok());
+      const int64_t before = (*lease)->counters().seeks + (*lease)->counters().restarts;
+      ASSERT_TRUE((*lease)->readFrame(start + step, &timings).ok());
+      seeks += (*lease)->counters().seeks + (*lease)->counters().restarts - before;
+    }
+  }
+  EXPECT_EQ(opened_, 2);
+  EXPECT_LE(seeks, 1) << "each forward reader should keep its own positioned decoder";
+  // Intra-only movies need no such thing: one reader serves both places.
+  auto prores = indexOf(testing::proresMovie());
+  DecoderPool intra(4, opener());
+  opened_ = 0;
+  for (int64_t step = 0; step < 5; ++step) {
+    for (int64_t start : {2, 30}) {
+      auto lease = intra.checkout(prores, start + step);
+      ASSERT_TRUE(lease.ok());
+      ASSERT_TRUE((*lease)->readFrame(start + step, &timings).ok());
+    }
+  }
+  EXPECT_EQ(opened_, 1);
+}
+
 TEST_F(DecoderPoolTest, StaysWithinCapacityClosingLeastRecentlyUsed) {
   auto prores = indexOf(testing::proresMovie());
   auto h264 = indexOf(testing::h264BFramesMovie());

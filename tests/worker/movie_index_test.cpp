@@ -67,16 +67,89 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(IndexCase{"prores", &testing::proresMovie, IndexSource::kContainerIndex},
                       // FFmpeg reads every moof of a seekable file at open: complete entries.
                       IndexCase{"prores_fragmented", &testing::fragmentedProresMovie, IndexSource::kContainerIndex},
-                      IndexCase{"h264_bframes", &testing::h264BFramesMovie, IndexSource::kPacketScan},
-                      IndexCase{"h264_open_gop_mp4", &testing::openGopMp4Movie, IndexSource::kPacketScan},
+                      IndexCase{"h264_bframes", &testing::h264BFramesMovie, IndexSource::kContainerIndex},
+                      IndexCase{"h264_open_gop_mp4", &testing::openGopMp4Movie, IndexSource::kContainerIndex},
                       IndexCase{"h264_open_gop_mkv", &testing::openGopMkvMovie, IndexSource::kPacketScan},
                       IndexCase{"h264_ts", &testing::h264TsMovie, IndexSource::kPacketScan},
-                      IndexCase{"hevc10", &testing::hevc10Movie, IndexSource::kPacketScan},
+                      IndexCase{"hevc10", &testing::hevc10Movie, IndexSource::kContainerIndex},
                       IndexCase{"odd_size", &testing::oddSizeMovie, IndexSource::kPacketScan},
-                      IndexCase{"edit_list", &testing::editListMovie, IndexSource::kPacketScan},
+                      IndexCase{"long_gop", &testing::longGopMovie, IndexSource::kContainerIndex},
+                      IndexCase{"edit_list", &testing::editListMovie, IndexSource::kContainerIndex},
                       IndexCase{"audio_first", &testing::audioFirstMovie, IndexSource::kContainerIndex},
-                      IndexCase{"avi_bframes", &testing::aviBFramesMovie, IndexSource::kDecodeScan}),
+                      IndexCase{"avi_bframes", &testing::aviBFramesMovie, IndexSource::kDecodeScan},
+                      IndexCase{"prores4444_alpha", &testing::prores4444AlphaMovie, IndexSource::kContainerIndex},
+                      IndexCase{"hevc8_mkv", &testing::hevc8Movie, IndexSource::kPacketScan},
+                      IndexCase{"vfr", &testing::vfrMovie, IndexSource::kContainerIndex},
+                      IndexCase{"mpeg2_ts", &testing::mpeg2TsMovie, IndexSource::kPacketScan},
+                      IndexCase{"mpeg4_mp4", &testing::mpeg4Mp4Movie, IndexSource::kContainerIndex},
+                      IndexCase{"mpeg4_avi", &testing::mpeg4AviMovie, IndexSource::kDecodeScan},
+                      IndexCase{"mjpeg_avi", &testing::mjpegAviMovie, IndexSource::kContainerIndex},
+                      IndexCase{"vp9_webm", &testing::vp9WebmMovie, IndexSource::kPacketScan}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// The container index (FFmpeg's entries + our composition offsets) must give the very table a
+// packet scan gives: same packets in decode order, same timestamps, positions and flags.
+TEST(MovieIndexTest, ContainerIndexEqualsPacketScan) {
+  for (auto movie : {&testing::proresMovie, &testing::h264BFramesMovie, &testing::openGopMp4Movie,
+                     &testing::hevc10Movie, &testing::editListMovie, &testing::longGopMovie,
+                     &testing::audioFirstMovie, &testing::prores4444AlphaMovie, &testing::vfrMovie,
+                     &testing::mpeg4Mp4Movie, &testing::mjpegAviMovie}) {
+    const std::string path = movie();
+    auto container = indexOf(path);
+    IndexBuildOptions scan_only;
+    scan_only.container_index = false;
+    auto scanned = MovieIndex::build(path, *fileSignature(path), scan_only);
+    ASSERT_TRUE(container && scanned.ok()) << path;
+    EXPECT_EQ(container->source(), IndexSource::kContainerIndex) << path;
+    EXPECT_EQ((*scanned)->source(), IndexSource::kPacketScan) << path;
+    ASSERT_EQ(container->numPackets(), (*scanned)->numPackets()) << path;
+    for (int64_t d = 0; d < container->numPackets(); ++d) {
+      const IndexedPacket& a = container->packet(d);
+      const IndexedPacket& b = (*scanned)->packet(d);
+      EXPECT_EQ(a.pts, b.pts) << path << " packet " << d;
+      EXPECT_EQ(a.dts, b.dts) << path << " packet " << d;
+      EXPECT_EQ(a.pos, b.pos) << path << " packet " << d;
+      EXPECT_EQ(a.keyframe, b.keyframe) << path << " packet " << d;
+      EXPECT_EQ(a.discard, b.discard) << path << " packet " << d;
+    }
+    ASSERT_EQ(container->numFrames(), (*scanned)->numFrames());
+    for (int64_t n = 0; n < container->numFrames(); ++n) {
+      EXPECT_EQ(container->frame(n).seek_packet, (*scanned)->frame(n).seek_packet) << path << " frame " << n;
+    }
+  }
+}
+
+uint64_t bytesReadByThisProcess() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  return 0;
+}
+
+// Indexing a MOV/MP4 reads its moov atom (and a frame or so for the stream probe), not the
+// movie: here movies of 8 MB and more made by looping the small test movies.
+TEST(MovieIndexTest, IndexingAMovReadsItsMoovNotTheMovie) {
+  const std::pair<std::string, int64_t> movies[] = {
+      {testing::generateMovie("prores-looped-320x240.mov", "-stream_loop 7 -i '" + testing::proresMovie() + "' -c copy"),
+       8 * 48},
+      {testing::generateMovie("h264-looped-320x240.mp4",
+                              "-stream_loop 31 -i '" + testing::h264BFramesMovie() + "' -c copy"),
+       32 * 72}};
+  for (const auto& [movie, frames] : movies) {
+    const uint64_t before = bytesReadByThisProcess();
+    auto index = indexOf(movie);
+    const uint64_t read = bytesReadByThisProcess() - before;
+    ASSERT_TRUE(index);
+    EXPECT_EQ(index->source(), IndexSource::kContainerIndex) << movie;
+    const uint64_t size = std::filesystem::file_size(movie);
+    EXPECT_GT(size, uint64_t(8) << 20) << movie;
+    EXPECT_LT(read, uint64_t(2) << 20) << movie << ": " << read << " of " << size << " bytes read";
+    EXPECT_EQ(index->numFrames(), frames) << movie;  // the loops' frames (a full decode is slow here)
+  }
+}
 
 TEST(MovieIndexTest, ProResMetadata) {
   const std::string movie = testing::proresMovie();

@@ -166,6 +166,39 @@ TEST(MovieReaderTest, IntraOnlyFramesCostOnePacketEach) {
   EXPECT_EQ((*reader)->counters().retries, 0);
 }
 
+// A seek lands on the frame's own seek point, never a GOP early (mov's seek takes pts: a
+// keyframe's dts would land one keyframe before it), and nothing before it is decoded.
+TEST(MovieReaderTest, SeeksDecodeFromTheFramesOwnKeyframeOnly) {
+  for (auto movie : {&testing::h264BFramesMovie, &testing::openGopMkvMovie, &testing::h264TsMovie,
+                     &testing::longGopMovie}) {
+    const std::string path = movie();
+    auto index = indexOf(path);
+    ASSERT_TRUE(index);
+    auto reader = MovieReader::open(index, 1);
+    ASSERT_TRUE(reader.ok());
+    StageTimings timings;
+    const auto order = shuffledFrames(index->numFrames(), 4);
+    for (size_t i = 0; i < 24 && i < order.size(); ++i) {
+      const int64_t n = order[i];
+      const ReaderCounters before = (*reader)->counters();
+      ASSERT_TRUE((*reader)->readFrame(n, &timings).ok()) << path << " frame " << n;
+      const ReaderCounters& after = (*reader)->counters();
+      if (after.seeks == before.seeks) continue;  // continued the pass
+      const IndexedFrame& frame = index->frame(n);
+      // From the seek point to the frame's packet, plus the decoder's reorder delay (x264
+      // b-pyramid: up to 5 more); a GOP early would be 12 or 250 more.
+      const int64_t needed = frame.packet - frame.seek_packet + 1;
+      EXPECT_LE(after.packets - before.packets, needed + 6) << path << " frame " << n;
+      EXPECT_EQ(after.retries, before.retries) << path << " frame " << n;
+    }
+    if (path.size() > 4 && path.substr(path.size() - 4) == ".mp4") {
+      EXPECT_EQ((*reader)->counters().skipped_reads, 0) << path << ": the seek should land exactly";
+    }
+    // H.264: frames shown before the target may be dropped when nothing refers to them.
+    EXPECT_GT((*reader)->counters().skippable, 0) << path;
+  }
+}
+
 TEST(MovieReaderTest, PrefersContinuingOverSeeking) {
   auto index = indexOf(testing::h264BFramesMovie());
   ASSERT_TRUE(index);

@@ -83,6 +83,57 @@ std::string fragmentedProresMovie() {
                        "-i '" + proresMovie() + "' -c copy -movflags frag_keyframe+empty_moov+skip_trailer");
 }
 
+namespace {
+const char kSource[] = "-f lavfi -i testsrc2=size=320x240:rate=24 ";
+}  // namespace
+
+std::string prores4444AlphaMovie() {
+  return generateMovie("prores4444-alpha-320x240.mov",
+                       std::string(kSource) +
+                           "-frames:v 12 -vf \"format=yuva444p10le,geq=lum='lum(X,Y)':cb='cb(X,Y)':"
+                           "cr='cr(X,Y)':a='128+100*sin(X/10+N)'\" -c:v prores_ks -profile:v 4 "
+                           "-pix_fmt yuva444p10le");
+}
+
+std::string hevc8Movie() {
+  return generateMovie("hevc8-320x240.mkv",
+                       std::string(kSource) +
+                           "-vf noise=alls=10:allf=t -frames:v 48 -c:v libx265 -preset ultrafast -pix_fmt yuv420p "
+                           "-x265-params bframes=3:keyint=12:min-keyint=12:scenecut=0:log-level=error");
+}
+
+std::string vfrMovie() {
+  return generateMovie("h264-vfr-320x240.mp4",
+                       std::string(kSource) +
+                           "-vf \"select='not(eq(mod(n,3),1))',noise=alls=10:allf=t\" -fps_mode vfr -frames:v 48 "
+                           "-c:v libx264 -preset veryfast -g 12 -bf 2 -pix_fmt yuv420p");
+}
+
+std::string mpeg2TsMovie() {
+  return generateMovie("mpeg2-320x240.ts", std::string(kSource) +
+                                               "-vf noise=alls=10:allf=t -frames:v 48 -c:v mpeg2video -bf 2 -g 12 -q:v 4");
+}
+
+std::string mpeg4Mp4Movie() {
+  return generateMovie("mpeg4-320x240.mp4", std::string(kSource) +
+                                                "-vf noise=alls=10:allf=t -frames:v 48 -c:v mpeg4 -bf 2 -g 12 -q:v 4");
+}
+
+std::string mpeg4AviMovie() {
+  return generateMovie("mpeg4-320x240.avi", "-i '" + mpeg4Mp4Movie() + "' -c copy");
+}
+
+std::string mjpegAviMovie() {
+  return generateMovie("mjpeg-320x240.avi", std::string(kSource) + "-frames:v 24 -c:v mjpeg -q:v 5");
+}
+
+std::string vp9WebmMovie() {
+  return generateMovie("vp9-altref-320x240.webm",
+                       std::string(kSource) +
+                           "-vf noise=alls=10:allf=t -frames:v 48 -c:v libvpx-vp9 -deadline realtime -cpu-used 8 "
+                           "-b:v 300k -auto-alt-ref 1 -lag-in-frames 16 -g 24");
+}
+
 const std::vector<std::string>& oracleMd5s(const std::string& movie) {
   static std::mutex mutex;
   static std::map<std::string, std::vector<std::string>> cache;

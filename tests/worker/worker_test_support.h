@@ -26,8 +26,18 @@ std::string editListMovie();       // openGopMp4Movie cut with -ss/-c copy: an e
 std::string audioFirstMovie();     // stream 0 audio, stream 1 ProRes video, .mov
 std::string aviBFramesMovie();     // H.264 with B-frames in AVI: packets without pts
 std::string audioOnlyMovie();      // no video stream, .m4a
-std::string bt709Movie();
-std::string fragmentedProresMovie();  // proresMovie as fragmented MP4: moof boxes, no mfra          // H.264 tagged BT.709, limited range, 24 frames
+std::string bt709Movie();             // H.264 tagged BT.709, limited range, 24 frames
+std::string fragmentedProresMovie();  // proresMovie as fragmented MP4: moof boxes, no mfra
+
+// More of the exactness cases of issue 4:
+std::string prores4444AlphaMovie();  // ProRes 4444 with a varying alpha plane, 12 frames, .mov
+std::string hevc8Movie();            // HEVC yuv420p with B-frames, GOP 12, 48 frames, .mkv
+std::string vfrMovie();              // H.264 with B-frames, every third frame dropped (gaps), .mp4
+std::string mpeg2TsMovie();          // MPEG-2 with B-frames in MPEG-TS, 48 frames
+std::string mpeg4Mp4Movie();         // MPEG-4 part 2 with B-frames, 48 frames, .mp4
+std::string mpeg4AviMovie();         // the same in AVI (packed B-frames, no pts)
+std::string mjpegAviMovie();         // MJPEG in AVI, 24 frames
+std::string vp9WebmMovie();          // VP9 with hidden alt-ref frames (superframes), 48 frames, .webm
 
 // The oracle, computed once per movie per test process.
 const std::vector<std::string>& oracleMd5s(const std::string& movie);

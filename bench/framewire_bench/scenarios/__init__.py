@@ -15,7 +15,8 @@ alone.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, List
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
 
 from ..movies import FramePlan, Movie
 from ..profiles import Profile
@@ -29,6 +30,8 @@ class Context:
     servers: Dict[str, "object"]      # "serve", "dist" (framewire), "echo" (transport floor)
     profile: Profile
     socket_type: str                  # the framewire client's socket type (the floor copies it)
+    build_dir: Optional[Path] = None  # framewire binaries, for scenarios that start servers of their own
+    log_dir: Optional[Path] = None    # where those servers log
 
     def framewire_servers(self) -> List[tuple]:
         """(key, server) for the framewire servers that are up, embedded first."""
@@ -39,7 +42,7 @@ class Context:
 class Scenario:
     key: str
     order: int
-    build: Callable[[Context], Phase]
+    build: Callable[[Context], Optional[Phase]]  # None: nothing to measure for this movie
 
 
 SCENARIOS: Dict[str, Scenario] = {}
@@ -60,3 +63,6 @@ def ordered(keys=None) -> List[Scenario]:
 SERVER_TITLES = {"serve": "framewire serve", "dist": "framewire broker+2 workers"}
 
 from . import random_access, sequential, batch  # noqa: E402,F401  (registers them)
+from . import disk_hit, routing  # noqa: E402,F401  (issue 5: caches)
+from . import remote  # noqa: E402,F401  (issue 6: remote movies)
+from . import cold_open, memory  # noqa: E402,F401  (issue 4: cold open, memory over 50 movies)

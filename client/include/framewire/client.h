@@ -96,8 +96,21 @@ class Client {
   Result<std::vector<Frame>> getFrames(const std::string& movie, const std::vector<int64_t>& indices,
                                        const FrameOptions& options = {});
 
+  // The frame displayed at `seconds` (counted from frame 0, as Frame::time() is: the last
+  // frame whose time is <= seconds); Frame::index() says which. Before 0 or at/after the
+  // movie's end: OUT_OF_RANGE.
+  Result<Frame> getFrameAt(const std::string& movie, double seconds, const FrameOptions& options = {});
+
+  // The frames displayed at each of `seconds`, in one request, in that order.
+  Result<std::vector<Frame>> getFramesAt(const std::string& movie, const std::vector<double>& seconds,
+                                         const FrameOptions& options = {});
+
   // Movies and folders in a folder of the roots ("" = the top); folders end in "/".
   Result<std::vector<ListEntry>> list(const std::string& folder = "");
+
+  // The server's statistics as a JSON document (PROTOCOL.md, STATS): the broker's counters,
+  // each worker process's caches, and their totals.
+  Result<std::string> stats();
 
  private:
   class Impl;

@@ -123,6 +123,48 @@ class Client:
             quality=quality, crop=crop, width=width, height=height)
         return protocol.frames_from_reply(reply, payload, requested=wanted, round_trip=rtt)
 
+    def get_frame_at(self, movie: PathLike, seconds: float, format: str = "rgb24", *,
+                     encoding: Optional[str] = None, quality: Optional[int] = None,
+                     crop: Optional[Sequence[int]] = None, width: Optional[int] = None,
+                     height: Optional[int] = None) -> Frame:
+        """The frame of ``movie`` displayed at ``seconds`` (counted from frame 0, as
+        :attr:`Frame.time` is): the last frame whose time is <= ``seconds``. Its index is
+        :attr:`Frame.index`. A time before 0 or at or after the movie's end raises
+        :class:`~framewire.OutOfRange`. Options as for :meth:`get_frame`.
+        """
+        return self.get_frames_at(movie, [seconds], format, encoding=encoding, quality=quality,
+                                  crop=crop, width=width, height=height)[0]
+
+    def get_frames_at(self, movie: PathLike, seconds: Iterable[float], format: str = "rgb24", *,
+                      encoding: Optional[str] = None, quality: Optional[int] = None,
+                      crop: Optional[Sequence[int]] = None, width: Optional[int] = None,
+                      height: Optional[int] = None) -> List[Frame]:
+        """The frames displayed at each of ``seconds``, in one request, in the order asked
+        for (times that fall on the same frame give that frame again). Options as for
+        :meth:`get_frame`.
+        """
+        wanted = [float(t) for t in seconds]
+        if not wanted:
+            return []
+        reply, payload, rtt = self._call(
+            RequestKind.FRAMES, movie, times=wanted, format=format, encoding=encoding,
+            quality=quality, crop=crop, width=width, height=height)
+        frames = protocol.frames_from_reply(reply, payload, round_trip=rtt)
+        if len(frames) != len(wanted):
+            raise ProtocolError(f"asked for {len(wanted)} frames by time, the reply has {len(frames)}")
+        return frames
+
+    def stats(self) -> dict:
+        """The server's statistics as a dict (PROTOCOL.md, STATS).
+
+        ``stats()["broker"]``: routing policy and counters of the broker; ``["workers"]``: one
+        entry per worker process (``group``, ``connections``, and ``stats`` with its caches:
+        ``memory`` and ``disk`` hits, misses, bytes, entries, evictions, ... or ``error``);
+        ``["total"]``: the workers' numbers summed, with a ``hit_rate`` per cache tier.
+        """
+        reply, _, _ = self._call(RequestKind.STATS, "")
+        return protocol.stats_from_reply(reply)
+
     def list(self, folder: PathLike = "") -> List[ListEntry]:
         """Movies and folders directly under ``folder`` ("" = the top of the roots), sorted
         by name; folder names end in ``/``."""

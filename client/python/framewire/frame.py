@@ -98,7 +98,8 @@ class Frame:
     ``format`` (as requested: ``"rgb24"``, ``"native"``, ...), ``pixel_format`` (FFmpeg's
     name of the pixels sent, e.g. ``"yuv422p10le"``), ``encoding`` (``"raw"``, ``"png"``,
     ``"jpeg"``, ``"bmp"``), ``sample_bytes`` (1, or 2 for 9..16-bit formats, little endian),
-    ``size`` (payload bytes), ``cached`` (``"none"``, ``"memory"`` or ``"disk"``),
+    ``size`` (payload bytes), ``cached`` (where the worker found it: ``None`` when it was
+    decoded for this request, ``"memory"`` or ``"disk"`` for its RAM or disk cache),
     ``timings`` (:class:`Timings`), ``worker`` (name of the worker that answered),
     ``layout`` (a list of :class:`Plane`) and ``parts`` (the received ``zmq.Frame`` payload
     parts the pixels live in).
@@ -109,7 +110,7 @@ class Frame:
 
     def __init__(self, *, index: int, pts: int, time: float, keyframe: bool, width: int,
                  height: int, format: str, pixel_format: str, encoding: str,
-                 sample_bytes: int, layout: Sequence[Plane], size: int, cached: str,
+                 sample_bytes: int, layout: Sequence[Plane], size: int, cached: Optional[str],
                  timings: Timings, worker: str, parts: Sequence[Any]):
         self.index = index
         self.pts = pts

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import fractions
+import json
 import os
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -45,6 +46,7 @@ __all__ = [
     "movie_info_from_reply",
     "entries_from_reply",
     "frames_from_reply",
+    "stats_from_reply",
 ]
 
 #: The client protocol frame (part 1 of every request and reply).
@@ -55,7 +57,8 @@ FORMATS = ("native", "rgb24", "rgba", "bgr24", "gray8", "gray16")
 #: Payload encodings the protocol defines.
 ENCODINGS = ("raw", "png", "jpeg", "bmp")
 
-_CACHE_TIERS = {0: "none", 1: "memory", 2: "disk"}
+# FrameHeader.cached: where the worker found the frame (None: decoded for this request).
+_CACHE_TIERS = {0: None, 1: "memory", 2: "disk"}
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 
@@ -125,10 +128,12 @@ def build_request(request_id: int, kind: int, movie: PathLike = "", *,
                   frames: Optional[Iterable[int]] = None, format: Optional[str] = None,
                   encoding: Optional[str] = None, quality: Optional[int] = None,
                   crop: Optional[Sequence[int]] = None, width: Optional[int] = None,
-                  height: Optional[int] = None, timeout_ms: int = 0) -> bytes:
+                  height: Optional[int] = None, timeout_ms: int = 0,
+                  times: Optional[Iterable[float]] = None) -> bytes:
     """A serialized FlatBuffers ``Request`` (part 2 of a client request).
 
-    ``kind`` is a :class:`RequestKind` value; ``crop`` is ``(x, y, width, height)``.
+    ``kind`` is a :class:`RequestKind` value; ``crop`` is ``(x, y, width, height)``;
+    ``times`` are frame times in seconds (``Request.times``).
     Values are not checked against the lists of formats and encodings: the server answers
     INVALID_ARGUMENT for what it does not know.
     """
@@ -142,6 +147,10 @@ def build_request(request_id: int, kind: int, movie: PathLike = "", *,
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(f"frame indices must be integers, not {arr.dtype}")
         frames_off = b.CreateNumpyVector(arr.astype("<i8").reshape(-1))
+    times_off = None
+    if times is not None:
+        seconds = np.asarray(list(times) if not isinstance(times, np.ndarray) else times, dtype="<f8")
+        times_off = b.CreateNumpyVector(seconds.reshape(-1))
     _Request.RequestStart(b)
     _Request.RequestAddId(b, int(request_id) & 0xFFFFFFFFFFFFFFFF)
     _Request.RequestAddKind(b, int(kind))
@@ -149,6 +158,8 @@ def build_request(request_id: int, kind: int, movie: PathLike = "", *,
         _Request.RequestAddMovie(b, movie_off)
     if frames_off is not None:
         _Request.RequestAddFrames(b, frames_off)
+    if times_off is not None:
+        _Request.RequestAddTimes(b, times_off)
     if format_off is not None:
         _Request.RequestAddFormat(b, format_off)
     if encoding_off is not None:
@@ -284,6 +295,19 @@ def frames_from_reply(reply: Reply, parts: Sequence[Any],
             if f.index != want:
                 raise ProtocolError(f"asked for frame {want}, the reply sent frame {f.index}")
     return frames
+
+
+def stats_from_reply(reply: Reply) -> dict:
+    """The statistics document of an OK STATS reply (``Reply.stats_json``), parsed."""
+    def parse():
+        text = _text(reply.StatsJson())
+        if not text:
+            raise ProtocolError("the STATS reply carries no statistics")
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise ProtocolError(f"the STATS reply is not JSON: {e}") from None
+    return _guard(parse)
 
 
 def split_reply(parts: Sequence[Any], with_delimiter: bool) -> Tuple[Any, Sequence[Any]]:

@@ -1,0 +1,283 @@
+// The pieces around decoding that make it fast: the frame buffer pool, the 8-bit fast path of
+// deep YUV to RGB, decoding one frame ahead in batches, and read-ahead for forward readers.
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_movies.h"
+#include "tests/worker/worker_test_support.h"
+#include "worker/frame_buffer_pool.h"
+#include "worker/frame_converter.h"
+#include "worker/frame_prefetcher.h"
+#include "worker/read_ahead.h"
+#include "worker/request_handler.h"
+
+extern "C" {
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace fs = std::filesystem;
+
+namespace framewire {
+namespace {
+
+std::shared_ptr<const MovieIndex> indexOf(const std::string& path) {
+  auto index = MovieIndex::build(path, *fileSignature(path));
+  EXPECT_TRUE(index.ok()) << index.status().toString();
+  return index.ok() ? *index : nullptr;
+}
+
+TEST(FrameBufferPoolTest, ReusesBuffersWithinItsIdleBound) {
+  FrameBufferPool pool(size_t(16) << 20);
+  AVBufferRef* a = pool.allocate(6220800);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->size, 6220800u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a->data) % (2 << 20), 0u) << "2 MiB aligned (huge pages)";
+  std::memset(a->data, 0x5a, a->size);  // writable, every byte
+  uint8_t* first = a->data;
+  av_buffer_unref(&a);
+  AVBufferRef* b = pool.allocate(6220000);  // same whole pages: the same buffer again
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->data, first);
+  EXPECT_EQ(pool.counters().reused, 1u);
+  // Three buffers of ~6 MiB freed, only two fit the 16 MiB idle bound: one goes back to the kernel.
+  AVBufferRef* c = pool.allocate(6220800);
+  AVBufferRef* d = pool.allocate(6220800);
+  EXPECT_EQ(pool.counters().live_bytes, 3 * 6221824u);
+  av_buffer_unref(&b);
+  av_buffer_unref(&c);
+  av_buffer_unref(&d);
+  EXPECT_EQ(pool.counters().idle_bytes, 2 * 6221824u);
+  EXPECT_EQ(pool.counters().live_bytes, 0u);
+  // A buffer shared by references lives until the last one goes (freed on another thread).
+  AVBufferRef* e = pool.allocate(100);
+  AVBufferRef* f = av_buffer_ref(e);
+  av_buffer_unref(&e);
+  std::thread([&] { av_buffer_unref(&f); }).join();
+  EXPECT_EQ(pool.counters().live_bytes, 0u);
+}
+
+TEST(FrameBufferPoolTest, KeepsBuffersReadyForTheLastMissedSize) {
+  FrameBufferPool pool(size_t(64) << 20, /*prefault=*/true);
+  std::vector<AVBufferRef*> held;
+  for (int i = 0; i < 3; ++i) held.push_back(pool.allocate(3 << 20));  // all missed: kept by "a cache"
+  for (int tries = 0; tries < 200 && pool.counters().prefaulted < 2; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(pool.counters().prefaulted, 2u);
+  const uint64_t reused = pool.counters().reused;
+  held.push_back(pool.allocate(3 << 20));
+  EXPECT_EQ(pool.counters().reused, reused + 1) << "a ready buffer should have been used";
+  for (AVBufferRef*& buffer : held) av_buffer_unref(&buffer);
+}
+
+// swscale's own conversion of `frame` to `format` (the reference of the 8-bit fast path).
+std::vector<uint8_t> swscaleDirect(const AVFrame& frame, AVPixelFormat format) {
+  SwsContext* sws = sws_alloc_context();
+  av_opt_set_int(sws, "srcw", frame.width, 0);
+  av_opt_set_int(sws, "srch", frame.height, 0);
+  av_opt_set_int(sws, "src_format", frame.format, 0);
+  av_opt_set_int(sws, "dstw", frame.width, 0);
+  av_opt_set_int(sws, "dsth", frame.height, 0);
+  av_opt_set_int(sws, "dst_format", format, 0);
+  av_opt_set_int(sws, "sws_flags", SWS_BICUBIC, 0);
+  EXPECT_GE(sws_init_context(sws, nullptr, nullptr), 0);
+  const int size = av_image_get_buffer_size(format, frame.width, frame.height, 1);
+  std::vector<uint8_t> out(size_t(size) + 64);
+  uint8_t* data[4] = {};
+  int linesize[4] = {};
+  av_image_fill_arrays(data, linesize, out.data(), format, frame.width, frame.height, 1);
+  sws_scale(sws, frame.data, frame.linesize, 0, frame.height, data, linesize);
+  sws_freeContext(sws);
+  out.resize(size_t(size));
+  return out;
+}
+
+std::vector<uint8_t> packed(const OutputImage& image) {
+  std::vector<uint8_t> bytes;
+  for (const ImagePlane& plane : image.planes) {
+    const PayloadPart& part = image.parts[plane.part];
+    for (uint32_t row = 0; row < plane.rows; ++row) {
+      const uint8_t* begin = part.data + plane.offset + uint64_t(row) * plane.stride;
+      bytes.insert(bytes.end(), begin, begin + plane.row_bytes);
+    }
+  }
+  return bytes;
+}
+
+// Deep YUV (10 and 12 bit, 4:2:0, 4:2:2, 4:4:4 with alpha) to 8-bit RGB goes through 8 bits
+// first: within a level of swscale's direct conversion, for every RGB output and a crop.
+TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
+  struct Case {
+    std::string (*movie)();
+    const char* format;
+    AVPixelFormat pixel_format;
+  };
+  for (const Case& c : {Case{&testing::proresMovie, "rgb24", AV_PIX_FMT_RGB24},
+                        Case{&testing::proresMovie, "bgr24", AV_PIX_FMT_BGR24},
+                        Case{&testing::hevc10Movie, "rgb24", AV_PIX_FMT_RGB24},
+                        Case{&testing::prores4444AlphaMovie, "rgba", AV_PIX_FMT_RGBA}}) {
+    auto index = indexOf(c.movie());
+    ASSERT_TRUE(index);
+    auto reader = MovieReader::open(index, 2);
+    ASSERT_TRUE(reader.ok());
+    StageTimings timings;
+    auto frame = (*reader)->readFrame(5, &timings);
+    ASSERT_TRUE(frame.ok());
+    const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>((*frame)->format));
+    ASSERT_GT(desc->comp[0].depth, 8) << "the case is about deep formats";
+    for (int threads : {1, 2}) {
+      FrameConverter converter(threads);
+      OutputSpec spec;
+      spec.format = c.pixel_format == AV_PIX_FMT_RGB24 ? OutputFormat::kRgb24
+                    : c.pixel_format == AV_PIX_FMT_BGR24 ? OutputFormat::kBgr24 : OutputFormat::kRgba;
+      spec.format_name = c.format;
+      auto geometry = outputGeometry(spec, (*frame)->width, (*frame)->height);
+      auto image = converter.toRaw(**frame, spec, *geometry);
+      ASSERT_TRUE(image.ok()) << image.status().toString();
+      const std::vector<uint8_t> ours = packed(*image);
+      const std::vector<uint8_t> reference = swscaleDirect(**frame, c.pixel_format);
+      ASSERT_EQ(ours.size(), reference.size());
+      EXPECT_GE(testing::psnr(ours.data(), reference.data(), ours.size()), 45.0) << c.format << " " << desc->name;
+      int worst = 0;
+      for (size_t i = 0; i < ours.size(); ++i) worst = std::max(worst, std::abs(int(ours[i]) - int(reference[i])));
+      EXPECT_LE(worst, 6) << desc->name;
+    }
+    // Crops: compared with the same rectangle of swscale's direct conversion of the frame (a
+    // width of 96 takes the 8-bit path, 101 swscale's own; 3 starts off the chroma grid).
+    for (const CropRect rect : {CropRect{40, 20, 96, 60}, CropRect{3, 5, 101, 77}}) {
+      FrameConverter converter(2);
+      OutputSpec spec;
+      spec.crop = true;
+      spec.crop_rect = rect;
+      auto geometry = outputGeometry(spec, (*frame)->width, (*frame)->height);
+      auto image = converter.toRaw(**frame, spec, *geometry);
+      ASSERT_TRUE(image.ok()) << image.status().toString();
+      EXPECT_EQ(image->width, rect.width);
+      const std::vector<uint8_t> cropped = packed(*image);
+      ASSERT_EQ(cropped.size(), size_t(rect.width) * rect.height * 3);
+      // The reference: the rectangle of the whole frame's direct conversion.
+      const std::vector<uint8_t> whole = swscaleDirect(**frame, AV_PIX_FMT_RGB24);
+      std::vector<uint8_t> reference;
+      for (int y = rect.y; y < rect.y + rect.height; ++y) {
+        const auto row = whole.begin() + (ptrdiff_t(y) * (*frame)->width + rect.x) * 3;
+        reference.insert(reference.end(), row, row + rect.width * 3);
+      }
+      // Off the chroma grid the crop's chroma is rounded to it (as ffmpeg's crop filter does).
+      const double bound = rect.x % 2 == 0 ? 45.0 : 25.0;
+      EXPECT_GE(testing::psnr(cropped.data(), reference.data(), cropped.size()), bound)
+          << "crop " << rect.x << "," << rect.y << " " << rect.width << "x" << rect.height << " of " << desc->name;
+    }
+  }
+}
+
+TEST(FramePrefetcherTest, BatchesDecodeAheadAndStayExact) {
+  const std::string movie = testing::h264BFramesMovie();
+  const auto& oracle = testing::oracleMd5s(movie);
+  auto index = indexOf(movie);
+  ASSERT_TRUE(index);
+  auto reader = MovieReader::open(index, 2);
+  ASSERT_TRUE(reader.ok());
+  const std::vector<int64_t> planned = {3, 4, 5, 9, 10, 30, 31, 32, 60};
+  FramePrefetcher prefetcher(reader->get(), planned);
+  FrameConverter converter(1);
+  OutputSpec native;
+  native.format = OutputFormat::kNative;
+  for (int64_t n : {3, 4, 5, 10, 30, 31, 32, 60}) {  // 9 skipped (a cache hit, say)
+    StageTimings timings;
+    auto frame = prefetcher.read(n, &timings);
+    ASSERT_TRUE(frame.ok()) << n << ": " << frame.status().toString();
+    auto image = converter.toRaw(**frame, native, *outputGeometry(native, 320, 240));
+    ASSERT_TRUE(image.ok());
+    const std::vector<uint8_t> bytes = packed(*image);
+    EXPECT_EQ(testing::md5Hex(bytes.data(), bytes.size()), oracle[size_t(n)]) << "frame " << n;
+  }
+  EXPECT_GE(prefetcher.framesDecodedAhead(), 5);
+}
+
+TEST(ReadAheadTest, NoticesForwardReadersAndBoundsItsWork) {
+  ReadAhead read_ahead;
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 10));
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 11)) << "one step may be chance";
+  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 12));
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie b", 13)) << "another movie or output";
+  // Two interleaved forward readers of one movie both count.
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 100));
+  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 13));
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 101));
+  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 14));
+  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 102));
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 50)) << "a jump is not forward reading";
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> ran{0};
+  read_ahead.submit([&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    cv.wait(lock, [&] { return release; });
+    ++ran;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the first job is running
+  for (int i = 0; i < 5; ++i) read_ahead.submit([&] { ++ran; });
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    release = true;
+  }
+  cv.notify_all();
+  for (int tries = 0; tries < 200 && read_ahead.jobsRun() < 3; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(read_ahead.jobsRun(), 3u) << "one running, at most two waiting";
+  EXPECT_EQ(read_ahead.jobsDropped(), 3u);
+  EXPECT_EQ(ran.load(), 3);
+}
+
+TEST(ReadAheadTest, DeliveryIsSignalledWhenThePayloadIsReleased) {
+  WorkerReply reply;
+  auto data = std::make_shared<std::vector<uint8_t>>(16, 1);
+  reply.payload.push_back(PayloadPart{data, data->data(), data->size()});
+  auto delivery = ReplyDelivery::watch(&reply);
+  EXPECT_FALSE(delivery->wait(std::chrono::milliseconds(1)));
+  std::thread sender([moved = std::move(reply)]() mutable { moved.payload.clear(); });  // "sent"
+  sender.join();
+  EXPECT_TRUE(delivery->wait(std::chrono::milliseconds(1000)));
+  WorkerReply empty;
+  EXPECT_TRUE(ReplyDelivery::watch(&empty)->wait(std::chrono::milliseconds(0)));
+}
+
+// Forward single-frame requests, cache on: after the first two, the next frame is produced
+// ahead and comes from memory, exact.
+TEST(ReadAheadTest, ForwardReadersGetTheNextFrameFromMemory) {
+  const std::string movie = testing::h264BFramesMovie();
+  const auto& oracle = testing::oracleMd5s(movie);
+  RequestHandlerConfig config;
+  config.roots = {fs::path(movie).parent_path().string()};
+  config.cache_bytes = uint64_t(64) << 20;
+  config.decoder_threads = 2;
+  RequestHandler handler(config);
+  int from_memory = 0;
+  for (int64_t n = 20; n < 32; ++n) {
+    testing::RequestSpec spec;
+    spec.movie = fs::path(movie).filename().string();
+    spec.frames = {n};
+    spec.format = "native";
+    auto request = testing::buildRequest(spec);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the client looks at its frame
+    WorkerReply reply = handler.handle(*testing::requestOf(request), 0, "test");
+    const proto::Reply* header = testing::replyOf(reply);
+    ASSERT_EQ(header->status(), proto::StatusCode::OK);
+    const proto::FrameHeader* frame = header->frames()->Get(0);
+    const std::vector<uint8_t> pixels = testing::packedPixels(reply, *frame);
+    EXPECT_EQ(testing::md5Hex(pixels.data(), pixels.size()), oracle[size_t(n)]) << "frame " << n;
+    from_memory += frame->cached() == proto::CacheTier::MEMORY;
+  }
+  EXPECT_GE(from_memory, 8);
+}
+
+}  // namespace
+}  // namespace framewire
