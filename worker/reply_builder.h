@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "common/status.h"
-#include "worker/movie_index.h"
-#include "worker/movie_path.h"
-#include "worker/output_image.h"
-#include "worker/output_spec.h"
+#include "worker/index/movie_index.h"
+#include "worker/source/movie_path.h"
+#include "worker/output/output_image.h"
+#include "worker/output/output_spec.h"
 #include "worker/stage_timings.h"
 #include "worker/worker_reply.h"
 

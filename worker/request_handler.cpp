@@ -11,23 +11,23 @@
 #include <optional>
 #include <stdexcept>
 
-#include "worker/decoder_pool.h"
-#include "worker/ffmpeg_handles.h"
-#include "worker/frame_buffer_pool.h"
-#include "worker/frame_cache_key.h"
-#include "worker/frame_converter.h"
-#include "worker/frame_prefetcher.h"
-#include "worker/frame_store.h"
-#include "worker/image_encoder.h"
-#include "worker/index_store.h"
-#include "worker/movie_catalog.h"
-#include "worker/movie_index.h"
-#include "worker/movie_path.h"
-#include "worker/movie_source.h"
-#include "worker/movie_reader.h"
-#include "worker/object_pool.h"
-#include "worker/output_spec.h"
-#include "worker/read_ahead.h"
+#include "worker/decode/decoder_pool.h"
+#include "worker/decode/ffmpeg_handles.h"
+#include "worker/output/frame_buffer_pool.h"
+#include "worker/cache/frame_cache_key.h"
+#include "worker/output/frame_converter.h"
+#include "worker/decode/frame_prefetcher.h"
+#include "worker/cache/frame_store.h"
+#include "worker/output/image_encoder.h"
+#include "worker/index/index_store.h"
+#include "worker/index/movie_catalog.h"
+#include "worker/index/movie_index.h"
+#include "worker/source/movie_path.h"
+#include "worker/source/movie_source.h"
+#include "worker/decode/movie_reader.h"
+#include "worker/output/object_pool.h"
+#include "worker/output/output_spec.h"
+#include "worker/decode/read_ahead.h"
 #include "worker/reply_builder.h"
 #include "worker/stage_timings.h"
 
@@ -383,7 +383,7 @@ class RequestHandler::Impl {
   }
 
   // A forward reader (frame n after n-1, one frame per request) gets n+1 produced into the
-  // frame cache in the background (worker/read_ahead.h). Not from within a read-ahead job.
+  // frame cache in the background (worker/decode/read_ahead.h). Not from within a read-ahead job.
   void maybeReadAhead(const proto::Request& request, const std::string& prefix, int64_t n, WorkerReply* reply) {
     if (in_read_ahead_ || !read_ahead_.servedAndContinues(prefix, n)) return;
     auto next = std::make_shared<flatbuffers::DetachedBuffer>(singleFrameRequest(request, n + 1));

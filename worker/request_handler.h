@@ -17,14 +17,14 @@
 // - Limits: a FRAMES request may name at most max_frames_per_request frames, and its output is
 //   estimated before decoding and refused (INVALID_ARGUMENT naming the limit) when it would
 //   exceed max_reply_bytes.
-// - Caches (worker/frame_store.h): FRAMES outputs come from the RAM tier, the disk tier or the
+// - Caches (worker/cache/frame_store.h): FRAMES outputs come from the RAM tier, the disk tier or the
 //   decoder, and FrameHeader.cached says which. answerFromMemory() is the socket thread's
 //   shortcut for requests whose frames are all in RAM.
 // - Speed (issue 4): a request for several frames decodes the next one while converting the
-//   current (worker/frame_prefetcher.h); a client reading forward one frame per request gets
-//   the next frame produced into the RAM tier after its reply went out (worker/read_ahead.h;
+//   current (worker/decode/frame_prefetcher.h); a client reading forward one frame per request gets
+//   the next frame produced into the RAM tier after its reply went out (worker/decode/read_ahead.h;
 //   such read-ahead work shows in the cache statistics as misses).
-// - Indexes are kept in the state folder when there is one (worker/index_store.h).
+// - Indexes are kept in the state folder when there is one (worker/index/index_store.h).
 // - STATS: Reply.stats_json holds this worker process's statistics (caches, movies, requests).
 //
 // Thread-safety: handle() may be called concurrently from several threads (one per worker
@@ -54,8 +54,8 @@ struct RequestHandlerConfig {
   uint64_t cache_bytes = 0;        // RAM frame cache (0: none; the worker flags default to 1 GiB)
   std::string disk_cache_dir;      // disk frame cache folder; empty: none
   uint64_t disk_cache_bytes = uint64_t(10) << 30;
-  std::string state_dir;           // persisted movie indexes (worker/index_store.h); empty: none
-  // Remote movies and overlays (worker/movie_source.h): a name no root holds is looked up in
+  std::string state_dir;           // persisted movie indexes (worker/index/index_store.h); empty: none
+  // Remote movies and overlays (worker/source/movie_source.h): a name no root holds is looked up in
   // the overlays (local copies, read first), then under the remote bases (HTTP range reads).
   std::vector<std::string> overlays;      // --file-overlay folders
   bool overlay_flatten = false;           // --file-overlay-flatten: copies by file name, one folder

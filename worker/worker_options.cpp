@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "worker/byte_size.h"
-#include "worker/remote/url_policy.h"
+#include "common/byte_size.h"
+#include "worker/source/remote/url_policy.h"
 
 namespace framewire {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/frame_cache.h"
+#include "worker/cache/frame_cache.h"
 
 namespace framewire::testing {
 

@@ -1,5 +1,5 @@
 // DecoderPool: bounded LRU of open readers, exclusive checkout, best placed reader first.
-#include "worker/decoder_pool.h"
+#include "worker/decode/decoder_pool.h"
 
 #include <gtest/gtest.h>
 

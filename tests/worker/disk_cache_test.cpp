@@ -1,6 +1,6 @@
 // DiskCache and its entry format: round trips through a mapping, restarts, damaged entries,
 // LRU eviction to size (also across restarts), leftovers of interrupted writes, one owner.
-#include "worker/disk_cache.h"
+#include "worker/cache/disk_cache.h"
 
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -12,7 +12,7 @@
 
 #include "tests/support/test_movies.h"
 #include "tests/worker/cache_test_support.h"
-#include "worker/disk_cache_entry.h"
+#include "worker/cache/disk_cache_entry.h"
 
 namespace fs = std::filesystem;
 

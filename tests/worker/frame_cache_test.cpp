@@ -1,6 +1,6 @@
 // FrameCache, the RAM tier: LRU eviction order, byte accounting, zero-copy hits that outlive
 // eviction, and single-flight claims under concurrency.
-#include "worker/frame_cache.h"
+#include "worker/cache/frame_cache.h"
 
 #include <gtest/gtest.h>
 

@@ -8,10 +8,10 @@
 
 #include "tests/support/test_movies.h"
 #include "tests/worker/worker_test_support.h"
-#include "worker/frame_buffer_pool.h"
-#include "worker/frame_converter.h"
-#include "worker/frame_prefetcher.h"
-#include "worker/read_ahead.h"
+#include "worker/output/frame_buffer_pool.h"
+#include "worker/output/frame_converter.h"
+#include "worker/decode/frame_prefetcher.h"
+#include "worker/decode/read_ahead.h"
 #include "worker/request_handler.h"
 
 extern "C" {

@@ -1,7 +1,7 @@
 // FrameStore with a fake decoder: which tier each frame comes from, single-flight across
 // concurrent requests (also overlapping batches, which must not deadlock), failures, the
 // socket thread's all-or-nothing lookup, compaction of native outputs, and its stats.
-#include "worker/frame_store.h"
+#include "worker/cache/frame_store.h"
 
 #include <gtest/gtest.h>
 

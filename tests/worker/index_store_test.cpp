@@ -1,6 +1,6 @@
 // IndexStore and MovieIndexCodec: persisted indexes come back identical, and a changed movie or
 // a damaged, truncated or foreign index file is never used.
-#include "worker/index_store.h"
+#include "worker/index/index_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,7 +15,7 @@
 
 #include "tests/support/test_movies.h"
 #include "tests/worker/worker_test_support.h"
-#include "worker/movie_index_codec.h"
+#include "worker/index/movie_index_codec.h"
 
 namespace fs = std::filesystem;
 

@@ -1,6 +1,6 @@
 // The mov/mp4 sample table parser: hand-built boxes (every table kind, FFmpeg's ctts quirks),
 // real movies against FFmpeg's own packets, and damaged input that must fail cleanly.
-#include "worker/mov_sample_table.h"
+#include "worker/index/mov_sample_table.h"
 
 #include <cstring>
 #include <fstream>

@@ -1,5 +1,5 @@
 // MovieCatalog: LRU of indexes, keyed by path and file signature, one build per movie.
-#include "worker/movie_catalog.h"
+#include "worker/index/movie_catalog.h"
 
 #include <atomic>
 #include <chrono>

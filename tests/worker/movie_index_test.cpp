@@ -1,5 +1,5 @@
 // MovieIndex: frame tables agree with a full decode (the framemd5 oracle), sources, seek points.
-#include "worker/movie_index.h"
+#include "worker/index/movie_index.h"
 
 #include <filesystem>
 #include <fstream>

@@ -1,5 +1,5 @@
 // Path confinement and folder listing (MovieRoots).
-#include "worker/movie_path.h"
+#include "worker/source/movie_path.h"
 
 #include <sys/stat.h>
 

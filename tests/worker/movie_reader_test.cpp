@@ -1,6 +1,6 @@
 // MovieReader and FrameConverter below the request handler: exact frames in any order, and
 // native output that points into the decoder's own buffers.
-#include "worker/movie_reader.h"
+#include "worker/decode/movie_reader.h"
 
 #include <algorithm>
 #include <random>
@@ -9,7 +9,7 @@
 
 #include "tests/support/test_movies.h"
 #include "tests/worker/worker_test_support.h"
-#include "worker/frame_converter.h"
+#include "worker/output/frame_converter.h"
 
 namespace framewire {
 namespace {

@@ -1,10 +1,10 @@
 // OutputSpec parsing and output geometry.
-#include "worker/output_spec.h"
+#include "worker/output/output_spec.h"
 
 #include <gtest/gtest.h>
 
 #include "tests/worker/worker_test_support.h"
-#include "worker/image_encoder.h"
+#include "worker/output/image_encoder.h"
 
 namespace framewire {
 namespace {

@@ -10,7 +10,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include "framewire_generated.h"
-#include "worker/ffmpeg_handles.h"
+#include "worker/decode/ffmpeg_handles.h"
 #include "worker/worker_reply.h"
 
 namespace framewire::testing {

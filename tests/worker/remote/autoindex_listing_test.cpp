@@ -1,4 +1,4 @@
-#include "worker/remote/autoindex_listing.h"
+#include "worker/source/remote/autoindex_listing.h"
 
 #include <gtest/gtest.h>
 

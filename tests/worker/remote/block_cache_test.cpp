@@ -1,4 +1,4 @@
-#include "worker/remote/block_cache.h"
+#include "worker/source/remote/block_cache.h"
 
 #include <gtest/gtest.h>
 

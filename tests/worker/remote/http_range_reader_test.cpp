@@ -2,7 +2,7 @@
 // connection reuse, a server that goes away) and tests/support/quirky_http_server.py (the
 // misbehaviours: 503s, bodies cut short, Range ignored, compressed bodies, wrong
 // Content-Range, HEAD refused).
-#include "worker/remote/http_range_reader.h"
+#include "worker/source/remote/http_range_reader.h"
 
 #include <gtest/gtest.h>
 

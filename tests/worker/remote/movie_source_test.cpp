@@ -1,7 +1,7 @@
 // MovieSources: which copy of a movie a name leads to (root, overlay, flattened overlay,
 // remote base), the allow-list for full URLs, listings merged over roots and remote bases,
 // and the signatures that make caches see a replaced remote file.
-#include "worker/movie_source.h"
+#include "worker/source/movie_source.h"
 
 #include <gtest/gtest.h>
 

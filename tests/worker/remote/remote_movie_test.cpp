@@ -13,13 +13,13 @@
 #include "tests/support/test_http_server.h"
 #include "tests/support/test_movies.h"
 #include "tests/worker/worker_test_support.h"
-#include "worker/byte_source_avio.h"
-#include "worker/frame_converter.h"
-#include "worker/mov_sample_table.h"
-#include "worker/movie_index.h"
-#include "worker/movie_reader.h"
-#include "worker/movie_source.h"
-#include "worker/remote/remote_archive.h"
+#include "worker/source/byte_source_avio.h"
+#include "worker/output/frame_converter.h"
+#include "worker/index/mov_sample_table.h"
+#include "worker/index/movie_index.h"
+#include "worker/decode/movie_reader.h"
+#include "worker/source/movie_source.h"
+#include "worker/source/remote/remote_archive.h"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "worker/remote/url_policy.h"
+#include "worker/source/remote/url_policy.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,92 @@
+// FrameStore: where a request's output frames come from — the RAM tier, the disk tier, or the
+// decoder — for one worker process, shared by all its connections.
+//
+// produce() walks a request's distinct frames in order. Each frame is, in this order:
+// - a RAM hit (FrameHeader.cached = MEMORY): the reply's parts point into the cached entry;
+// - being produced by another request right now: this request decodes its other frames first
+//   and then takes that one from the other request (MEMORY) — a frame is decoded once however
+//   many requests want it at the same time (single-flight);
+// - a disk hit (DISK): mapped from its entry file, sent without a copy, and kept in the RAM
+//   tier from then on;
+// - decoded by the caller's `decode` (NONE), then kept in the RAM tier and queued for the
+//   disk tier.
+// A request holds at most one claim at a time and never waits while holding one, so two
+// requests waiting for each other's frames cannot deadlock.
+//
+// Native outputs point into the decoder's frame pool; before such a frame is kept, its parts
+// are copied into one buffer of its own (`compact`), so the cache never pins decoder buffers
+// and charges exactly what it holds. Converted and encoded outputs are kept as they are.
+//
+// fromMemory() is the socket thread's shortcut: it serves a request only when every frame is
+// in RAM, and never waits, decodes or touches the disk.
+//
+// Thread-safety: every method may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json_value.h"
+#include "common/status.h"
+#include "worker/cache/disk_cache.h"
+#include "worker/cache/frame_cache.h"
+#include "worker/reply_builder.h"
+
+namespace framewire {
+
+struct FrameStoreConfig {
+  uint64_t memory_bytes = 0;     // RAM tier capacity; 0 disables it
+  std::string disk_dir;          // disk tier folder; empty disables it
+  uint64_t disk_bytes = uint64_t(10) << 30;
+};
+
+class FrameStore {
+ public:
+  using Decode = std::function<Result<FrameOutput>(int64_t frame)>;
+
+  // Opens the disk tier when configured (its errors are returned: a bad folder, or a folder
+  // another worker process holds).
+  static Result<std::unique_ptr<FrameStore>> open(const FrameStoreConfig& config);
+  ~FrameStore();
+
+  // True when some tier keeps frames (otherwise produce() just decodes, still single-flight).
+  bool caching() const { return memory_.capacity() > 0 || disk_ != nullptr; }
+
+  // One FrameOutput per frame of `frames` (distinct, ascending), in that order. `key_prefix`
+  // is frameCacheKeyPrefix() of the request; `compact` says the decoded outputs point into
+  // decoder buffers (native format). `decode` is called for the frames no tier has, in
+  // ascending order (except for a retry after another request failed to produce a frame);
+  // its first error is returned.
+  Result<std::vector<FrameOutput>> produce(const std::string& key_prefix, const std::vector<int64_t>& frames,
+                                           bool compact, const Decode& decode);
+
+  // Every frame from RAM, or nullopt when any is missing. Counts hits only when it serves.
+  std::optional<std::vector<FrameOutput>> fromMemory(const std::string& key_prefix,
+                                                     const std::vector<int64_t>& frames);
+
+  // {"memory": {...}, "disk": {...}} with the tiers' counters.
+  JsonValue statsJson() const;
+  // The same shape for a worker without caches.
+  static JsonValue disabledStatsJson();
+
+  // Waits until queued disk writes are done (tests; the destructor also does it).
+  void flush();
+
+ private:
+  explicit FrameStore(const FrameStoreConfig& config, std::unique_ptr<DiskCache> disk);
+  // Produces one claimed frame from the disk tier or the decoder.
+  Result<FrameOutput> fill(const std::string& key, int64_t frame, FrameCache::Claim claim, bool compact,
+                           const Decode& decode);
+
+  FrameCache memory_;
+  std::unique_ptr<DiskCache> disk_;
+};
+
+// `image` with all its parts copied into one new buffer (plane offsets adjusted).
+Result<OutputImage> compactImage(const OutputImage& image);
+
+}  // namespace framewire
