@@ -58,13 +58,16 @@ std::string bindRouter(zmq::socket_t& socket, const std::string& endpoint, const
   return socket.get(zmq::sockopt::last_endpoint);
 }
 
-// The token of a message that claims to be a REPLY ([identity][""]["FWW01"][0x03][token]...),
-// read before the full parse so that a reply with a damaged header can still be matched to
-// its request and answered instead of leaving the client to time out.
-bool replyTokenOf(const Multipart& frames, uint64_t* token) {
+// The token of a message that claims to be a REPLY or PARTIAL
+// ([identity][""]["FWW01"][0x03 or 0x06][token]...), read before the full parse so that a reply
+// with a damaged header can still be matched to its request and answered instead of leaving
+// the client to time out.
+bool replyTokenOf(const Multipart& frames, uint64_t* token, bool* partial) {
   if (frames.size() < 5 || frames[3].size() != 1) return false;
   if (frames[2].to_string_view() != protocol::kWorkerProtocol) return false;
-  if (*frames[3].data<uint8_t>() != static_cast<uint8_t>(protocol::WorkerCommand::kReply)) return false;
+  const auto command = static_cast<protocol::WorkerCommand>(*frames[3].data<uint8_t>());
+  if (!protocol::carriesReply(command)) return false;
+  *partial = command == protocol::WorkerCommand::kPartial;
   return protocol::decodeU64(frames[4], token);
 }
 
@@ -188,8 +191,9 @@ class Broker::Impl {
 
   void handleWorkerMessage(Multipart&& frames) {
     uint64_t reply_token = 0;
+    bool partial = false;
     std::string identity;
-    if (replyTokenOf(frames, &reply_token)) identity = frames[0].to_string();
+    if (replyTokenOf(frames, &reply_token, &partial)) identity = frames[0].to_string();
     auto parsed = protocol::parseWorkerMessage(std::move(frames));
     if (parsed.ok()) {
       execute(scheduler_.onWorkerMessage(std::move(parsed).value(), Clock::now()));
@@ -197,7 +201,7 @@ class Broker::Impl {
     }
     ++malformed_worker_messages_;
     FW_LOG(kWarn, kLog) << "dropping worker message: " << parsed.status().message();
-    if (!identity.empty()) execute(scheduler_.onMalformedReply(identity, reply_token, Clock::now()));
+    if (!identity.empty()) execute(scheduler_.onMalformedReply(identity, reply_token, Clock::now(), partial));
   }
 
   static Multipart statusReply(uint64_t request_id, const Status& status) {

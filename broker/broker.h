@@ -3,7 +3,8 @@
 // It owns two ROUTER sockets (frontend for clients, backend for workers), turns what arrives
 // into calls on the socket-free Scheduler (broker/scheduler.h) and carries out the actions
 // the Scheduler returns. All routing, liveness, retry, BUSY and TIMEOUT decisions live in
-// the Scheduler; this class only moves messages, without copying reply payloads. It answers
+// the Scheduler; this class only moves messages, without copying reply payloads (the PARTIAL
+// messages of a streamed reply are forwarded as they arrive, like REPLYs). It answers
 // STATS requests (fanned out to the workers by the Scheduler) with broker/stats_report.h.
 //
 // Thread-safety: run() owns the sockets and runs on one thread; requestStop() may be called

@@ -130,10 +130,12 @@ Actions Scheduler::onWorkerMessage(protocol::WorkerMessage&& message, TimePoint 
       case WorkerCommand::kDisconnect:
         break;  // already forgotten; answering would only echo DISCONNECTs back and forth
       case WorkerCommand::kReply:
+      case WorkerCommand::kPartial:
       case WorkerCommand::kHeartbeat:
       case WorkerCommand::kRequest:
         // A worker we declared dead (or never met): tell it to reconnect and register again.
         if (message.command == WorkerCommand::kReply) ++counters_.late_replies;
+        if (message.command == WorkerCommand::kPartial) ++counters_.late_partials;
         ++counters_.unknown_workers;
         FW_LOG(kDebug, kLog) << protocol::workerCommandName(message.command) << " from unknown worker "
                              << printable(message.identity) << ": DISCONNECT";
@@ -166,6 +168,9 @@ Actions Scheduler::onWorkerMessage(protocol::WorkerMessage&& message, TimePoint 
     case WorkerCommand::kReply:
       handleReply(worker, std::move(message), now, out);
       break;
+    case WorkerCommand::kPartial:
+      handlePartial(worker, std::move(message), out);
+      break;
     case WorkerCommand::kDisconnect:
       loseWorker(message.identity, "disconnected", 0, now, out);
       break;
@@ -177,7 +182,8 @@ Actions Scheduler::onWorkerMessage(protocol::WorkerMessage&& message, TimePoint 
   return out;
 }
 
-Actions Scheduler::onMalformedReply(const std::string& worker_identity, uint64_t token, TimePoint now) {
+Actions Scheduler::onMalformedReply(const std::string& worker_identity, uint64_t token, TimePoint now,
+                                    bool partial) {
   Actions out;
   auto found = workers_.find(worker_identity);
   if (found == workers_.end()) {
@@ -187,12 +193,14 @@ Actions Scheduler::onMalformedReply(const std::string& worker_identity, uint64_t
   }
   Worker& worker = found->second;
   refreshLiveness(worker, now);
-  if (token != 0 && worker.busy_token == token) markReady(worker);
+  // After a bad PARTIAL the worker is still producing the rest of the request: it stays busy
+  // (and its REPLY, when it comes, is dropped as late).
+  if (!partial && token != 0 && worker.busy_token == token) markReady(worker);
   auto in_flight = serial_by_token_.find(token);
   if (in_flight != serial_by_token_.end()) {
     ++counters_.worker_errors;
     FW_LOG(kWarn, kLog) << "worker " << printable(worker.identity) << " (" << worker.name
-                        << ") sent a malformed reply; answering INTERNAL";
+                        << ") sent a malformed " << (partial ? "PARTIAL" : "reply") << "; answering INTERNAL";
     answer(in_flight->second,
            Status::internal("worker '" + worker.name + "' sent a malformed reply"), out);
   }
@@ -407,6 +415,35 @@ void Scheduler::handleReply(Worker& worker, protocol::WorkerMessage&& message, T
   PendingRequest done = takeRequest(in_flight->second);
   ++counters_.replies;
   out.push_back(ForwardReply{std::move(done.envelope), std::move(message.header_and_payload)});
+}
+
+void Scheduler::handlePartial(Worker& worker, protocol::WorkerMessage&& message, Actions& out) {
+  auto in_flight = serial_by_token_.find(message.token);
+  if (in_flight == serial_by_token_.end()) {
+    // The request timed out (its client has its answer) or was re-dispatched: the new dispatch
+    // sends every frame again.
+    ++counters_.late_partials;
+    FW_LOG(kDebug, kLog) << "dropping late PARTIAL (token " << message.token << ") from worker "
+                         << printable(worker.identity);
+    return;
+  }
+  PendingRequest& pending = requests_.at(in_flight->second);
+  if (pending.aggregate != 0) {
+    // Workers stream FRAMES only; a STATS answer comes in one REPLY.
+    ++counters_.late_partials;
+    FW_LOG(kWarn, kLog) << "dropping a PARTIAL for a STATS request from worker " << printable(worker.identity);
+    return;
+  }
+  // The envelope stays with the request for the messages still to come. Its frames are a few
+  // bytes of identity; copy() shares rather than copies anything larger.
+  protocol::Multipart envelope;
+  envelope.reserve(pending.envelope.size());
+  for (zmq::message_t& frame : pending.envelope) {
+    envelope.emplace_back();
+    envelope.back().copy(frame);
+  }
+  ++counters_.partials;
+  out.push_back(ForwardReply{std::move(envelope), std::move(message.header_and_payload)});
 }
 
 void Scheduler::requeueFront(uint64_t serial, TimePoint now, Actions& out) {

@@ -7,6 +7,13 @@
 // reply, answer a client with a status, send a worker HEARTBEAT or DISCONNECT. Time is always
 // an argument, so tests drive it with a fake clock and no network (proto/PROTOCOL.md, 6-7).
 //
+// Streamed replies (PROTOCOL.md 3): a worker may answer a FRAMES request with PARTIAL messages
+// before its REPLY. Each PARTIAL whose token is in flight is forwarded to the client at once
+// (a ForwardReply action, as received) and the request stays in flight: its worker stays busy,
+// its deadline and requeue rules are unchanged, and only the REPLY completes it. A PARTIAL is
+// a sign of life like any message. PARTIALs for tokens no longer in flight (the request timed
+// out, or was re-dispatched) are dropped like late REPLYs.
+//
 // Ownership and copies: a request's client envelope and body are kept as the received
 // zmq::message_t objects; a worker's reply parts (megabytes of pixels) are moved from the
 // worker message into the ForwardReply action, never copied. A DispatchRequest action holds
@@ -87,13 +94,15 @@ struct SchedulerConfig {
 struct SchedulerCounters {
   uint64_t requests = 0;        // client requests received (accepted or answered BUSY)
   uint64_t dispatches = 0;      // REQUESTs sent to workers (first dispatches and requeues)
-  uint64_t replies = 0;         // worker replies forwarded to clients
+  uint64_t replies = 0;         // worker replies forwarded to clients (final messages)
+  uint64_t partials = 0;        // PARTIAL messages of streamed replies forwarded to clients
   uint64_t busy = 0;            // requests answered BUSY
   uint64_t timeouts = 0;        // requests answered TIMEOUT
   uint64_t requeues = 0;        // in-flight requests put back in the queue after their worker was lost
   uint64_t unavailable = 0;     // requests answered UNAVAILABLE (retry cap, broker stopping)
   uint64_t worker_errors = 0;   // requests answered INTERNAL because their worker sent a malformed reply
   uint64_t late_replies = 0;    // replies dropped: token timed out, re-dispatched, or never ours
+  uint64_t late_partials = 0;   // PARTIALs dropped for the same reasons
   uint64_t workers_joined = 0;
   uint64_t workers_lost = 0;    // expired, disconnected or unreachable
   uint64_t unknown_workers = 0; // messages from unknown workers answered with DISCONNECT
@@ -118,7 +127,8 @@ struct SendWorkerCommand {
   protocol::WorkerCommand command = protocol::WorkerCommand::kHeartbeat;
 };
 
-// Forward a worker's reply, [header][payload...] as received, to the client behind `envelope`.
+// Forward a worker's reply (or one PARTIAL message of a streamed reply), [header][payload...]
+// as received, to the client behind `envelope`.
 struct ForwardReply {
   protocol::Multipart envelope;
   protocol::Multipart header_and_payload;
@@ -167,9 +177,11 @@ class Scheduler {
   // A well-formed message from a worker (see protocol::parseWorkerMessage).
   Actions onWorkerMessage(protocol::WorkerMessage&& message, TimePoint now);
 
-  // A worker sent a REPLY carrying `token` that was otherwise malformed (a worker bug): the
-  // client is answered INTERNAL rather than left to time out, and the worker is ready again.
-  Actions onMalformedReply(const std::string& worker, uint64_t token, TimePoint now);
+  // A worker sent a REPLY (or a PARTIAL: `partial`) carrying `token` that was otherwise
+  // malformed (a worker bug): the client is answered INTERNAL rather than left to time out (or
+  // to miss frames). After a REPLY the worker is ready again; after a PARTIAL it is still
+  // working on the request and stays busy until its REPLY.
+  Actions onMalformedReply(const std::string& worker, uint64_t token, TimePoint now, bool partial = false);
 
   // The loop could not deliver to a worker (ROUTER_MANDATORY: gone, or its pipe is full).
   // The worker is forgotten and its in-flight request put back at the front of the queue.
@@ -268,6 +280,7 @@ class Scheduler {
   void releaseInFlight(Worker& worker, uint64_t undelivered_token, TimePoint now, Actions& out);
 
   void handleReply(Worker& worker, protocol::WorkerMessage&& message, TimePoint now, Actions& out);
+  void handlePartial(Worker& worker, protocol::WorkerMessage&& message, Actions& out);
   void requeueFront(uint64_t serial, TimePoint now, Actions& out);
   void dispatchQueued(TimePoint now, Actions& out);
   // The worker a queued request goes to now, or null when it waits. `waiting` counts, per

@@ -67,6 +67,7 @@ std::string statsReport(const BrokerStats& broker, RoutingPolicy routing, size_t
   b.set("requests", u64(c.requests));
   b.set("dispatches", u64(c.dispatches));
   b.set("replies", u64(c.replies));
+  b.set("partials", u64(c.partials));
   b.set("affinity_dispatches", u64(c.affinity_dispatches));
   b.set("affinity_spills", u64(c.affinity_spills));
   b.set("busy", u64(c.busy));
@@ -75,6 +76,7 @@ std::string statsReport(const BrokerStats& broker, RoutingPolicy routing, size_t
   b.set("unavailable", u64(c.unavailable));
   b.set("worker_errors", u64(c.worker_errors));
   b.set("late_replies", u64(c.late_replies));
+  b.set("late_partials", u64(c.late_partials));
   b.set("workers_joined", u64(c.workers_joined));
   b.set("workers_lost", u64(c.workers_lost));
   b.set("stats_requests", u64(c.stats_requests));

@@ -33,7 +33,7 @@ zmq::message_t commandFrame(WorkerCommand command) {
 bool parseCommand(const zmq::message_t& frame, WorkerCommand* command) {
   if (frame.size() != 1) return false;
   const uint8_t byte = *frame.data<uint8_t>();
-  if (byte < uint8_t(WorkerCommand::kReady) || byte > uint8_t(WorkerCommand::kDisconnect)) return false;
+  if (byte < uint8_t(WorkerCommand::kReady) || byte > uint8_t(WorkerCommand::kPartial)) return false;
   *command = static_cast<WorkerCommand>(byte);
   return true;
 }
@@ -49,6 +49,7 @@ const char* workerCommandName(WorkerCommand command) {
     case WorkerCommand::kReply: return "REPLY";
     case WorkerCommand::kHeartbeat: return "HEARTBEAT";
     case WorkerCommand::kDisconnect: return "DISCONNECT";
+    case WorkerCommand::kPartial: return "PARTIAL";
   }
   return "UNKNOWN";
 }
@@ -117,11 +118,15 @@ Result<WorkerMessage> parseWorkerMessage(Multipart&& frames) {
       if (frames.size() >= 6) out.cache_group = frames[5].to_string();
       break;
     case WorkerCommand::kReply:
-      if (frames.size() < 6) return malformed("REPLY without token or header");
-      if (!decodeU64(frames[4], &out.token)) return malformed("REPLY token is not 8 bytes");
-      if (!verifyReply(frames[5].data(), frames[5].size())) return malformed("REPLY header is not a Reply");
+    case WorkerCommand::kPartial: {
+      const std::string name = workerCommandName(out.command);
+      if (frames.size() < 6) return malformed(name + " without token or header");
+      if (!decodeU64(frames[4], &out.token)) return malformed(name + " token is not 8 bytes");
+      if (!verifyReply(frames[5].data(), frames[5].size())) return malformed(name + " header is not a Reply");
+      out.header_and_payload.reserve(frames.size() - 5);
       for (size_t i = 5; i < frames.size(); ++i) out.header_and_payload.push_back(std::move(frames[i]));
       break;
+    }
     case WorkerCommand::kHeartbeat:
     case WorkerCommand::kDisconnect:
       break;
@@ -178,6 +183,7 @@ Result<BrokerMessage> parseBrokerMessage(Multipart&& frames) {
       break;
     case WorkerCommand::kReady:
     case WorkerCommand::kReply:
+    case WorkerCommand::kPartial:
       return malformed(std::string(workerCommandName(out.command)) + " is a worker-to-broker command");
   }
   return out;
@@ -198,12 +204,24 @@ Multipart makeWorkerCommand(WorkerCommand command) {
   return frames;
 }
 
-Multipart makeWorkerReply(uint64_t token, Multipart header_and_payload) {
-  Multipart frames = makeWorkerCommand(WorkerCommand::kReply);
+namespace {
+
+Multipart workerReplyFrames(WorkerCommand command, uint64_t token, Multipart header_and_payload) {
+  Multipart frames = makeWorkerCommand(command);
   frames.reserve(frames.size() + 1 + header_and_payload.size());
   frames.push_back(encodeU64(token));
   for (auto& part : header_and_payload) frames.push_back(std::move(part));
   return frames;
+}
+
+}  // namespace
+
+Multipart makeWorkerReply(uint64_t token, Multipart header_and_payload) {
+  return workerReplyFrames(WorkerCommand::kReply, token, std::move(header_and_payload));
+}
+
+Multipart makeWorkerPartial(uint64_t token, Multipart header_and_payload) {
+  return workerReplyFrames(WorkerCommand::kPartial, token, std::move(header_and_payload));
 }
 
 // ---- FlatBuffers helpers ----------------------------------------------------------------

@@ -29,6 +29,7 @@ enum class WorkerCommand : uint8_t {
   kReply = 0x03,       // worker -> broker: [token][header][payload...]
   kHeartbeat = 0x04,   // both ways
   kDisconnect = 0x05,  // both ways
+  kPartial = 0x06,     // worker -> broker: [token][header][payload...], a streamed reply's non-final message
 };
 const char* workerCommandName(WorkerCommand command);
 
@@ -70,8 +71,8 @@ struct WorkerMessage {
   WorkerCommand command = WorkerCommand::kHeartbeat;
   std::string name;             // READY
   std::string cache_group;      // READY: connections sharing one cache (empty: none given)
-  uint64_t token = 0;           // REPLY
-  Multipart header_and_payload;  // REPLY: the reply header then the payload parts
+  uint64_t token = 0;           // REPLY, PARTIAL
+  Multipart header_and_payload;  // REPLY, PARTIAL: the reply header then the payload parts
 };
 Result<WorkerMessage> parseWorkerMessage(Multipart&& frames);
 
@@ -96,6 +97,13 @@ Result<BrokerMessage> parseBrokerMessage(Multipart&& frames);
 Multipart makeWorkerReady(const std::string& name, const std::string& cache_group = "");
 Multipart makeWorkerCommand(WorkerCommand command);  // HEARTBEAT, DISCONNECT
 Multipart makeWorkerReply(uint64_t token, Multipart header_and_payload);
+// A streamed reply's message before the last (the header says Reply.more = true).
+Multipart makeWorkerPartial(uint64_t token, Multipart header_and_payload);
+
+// True for the commands that carry [token][header][payload...]: REPLY and PARTIAL.
+inline bool carriesReply(WorkerCommand command) {
+  return command == WorkerCommand::kReply || command == WorkerCommand::kPartial;
+}
 
 // ---- FlatBuffers helpers ----------------------------------------------------------------
 

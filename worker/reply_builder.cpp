@@ -74,7 +74,7 @@ flatbuffers::DetachedBuffer buildStatsReply(const ReplyContext& context, const s
 
 WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec,
                              const std::vector<FrameOutput>& frames,
-                             const std::vector<size_t>& order) {
+                             const std::vector<size_t>& order, ReplyRun run) {
   WorkerReply result;
   // Payload: every distinct frame's parts once, in the order the frames were decoded.
   std::vector<uint32_t> first_part(frames.size());
@@ -125,7 +125,11 @@ WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec
       headers.push_back(header_of_frame[f]);
     }
     const auto list = builder.CreateVector(headers);
-    return [list](proto::ReplyBuilder& reply) { reply.add_frames(list); };
+    return [list, run](proto::ReplyBuilder& reply) {
+      reply.add_frames(list);
+      reply.add_position(run.position);
+      reply.add_more(run.more);
+    };
   });
   return result;
 }

@@ -52,10 +52,17 @@ flatbuffers::DetachedBuffer buildListReply(const ReplyContext& context,
 // STATS: the worker's statistics as a JSON document in Reply.stats_json.
 flatbuffers::DetachedBuffer buildStatsReply(const ReplyContext& context, const std::string& stats_json);
 
+// Where a FRAMES message sits in a streamed reply (PROTOCOL.md 3): the request position of its
+// first frame, and whether more messages follow. The default is a whole reply.
+struct ReplyRun {
+  uint32_t position = 0;
+  bool more = false;
+};
+
 // `frames` holds each distinct frame once; `order[i]` is the position in `frames` of the i-th
-// requested frame.
+// frame of the reply.
 WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec,
                              const std::vector<FrameOutput>& frames,
-                             const std::vector<size_t>& order);
+                             const std::vector<size_t>& order, ReplyRun run = {});
 
 }  // namespace framewire

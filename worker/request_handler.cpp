@@ -28,6 +28,7 @@
 #include "worker/output/object_pool.h"
 #include "worker/output/output_spec.h"
 #include "worker/decode/read_ahead.h"
+#include "worker/frame_stream.h"
 #include "worker/reply_builder.h"
 #include "worker/stage_timings.h"
 
@@ -164,7 +165,8 @@ class RequestHandler::Impl {
     if (store_) store_->flush();
   }
 
-  WorkerReply handle(const proto::Request& request, int64_t queue_us, const std::string& worker) {
+  WorkerReply handle(const proto::Request& request, int64_t queue_us, const std::string& worker,
+                     const RequestHandler::SendPartial& send_partial) {
     const Clock::time_point start = Clock::now();
     ReplyContext context;
     context.request_id = request.id();
@@ -172,7 +174,7 @@ class RequestHandler::Impl {
     context.queue_us = queue_us;
     Result<WorkerReply> reply = Status::internal("request not handled");
     try {
-      reply = dispatch(request, &context, start);
+      reply = dispatch(request, &context, start, send_partial);
     } catch (const std::exception& e) {
       reply = Status::internal(std::string("unexpected failure: ") + e.what());
     } catch (...) {
@@ -187,10 +189,10 @@ class RequestHandler::Impl {
 
  private:
   Result<WorkerReply> dispatch(const proto::Request& request, ReplyContext* context,
-                               Clock::time_point start) {
+                               Clock::time_point start, const RequestHandler::SendPartial& send_partial) {
     switch (request.kind()) {
       case proto::RequestKind::INFO: return info(request, context, start);
-      case proto::RequestKind::FRAMES: return frames(request, context, start);
+      case proto::RequestKind::FRAMES: return frames(request, context, start, send_partial);
       case proto::RequestKind::LIST: return list(request, context, start);
       case proto::RequestKind::STATS: return stats(context, start);
     }
@@ -272,8 +274,8 @@ class RequestHandler::Impl {
     return wanted;
   }
 
-  // Refuses a batch whose output would exceed max_reply_bytes, before decoding anything.
-  Status checkReplySize(const OutputSpec& spec, const MovieIndex& index, size_t distinct_frames) const {
+  // The output bytes of `frames` frames (raw size; encoded images are smaller).
+  static Result<uint64_t> estimatedReplyBytes(const OutputSpec& spec, const MovieIndex& index, size_t frames) {
     const MovieMetadata& meta = index.metadata();
     FW_ASSIGN_OR_RETURN(OutputGeometry geometry, outputGeometry(spec, meta.width, meta.height));
     const AVPixelFormat native = av_get_pix_fmt(meta.pixel_format.c_str());
@@ -282,7 +284,12 @@ class RequestHandler::Impl {
                           ? -1
                           : av_image_get_buffer_size(format, geometry.width, geometry.height, 1);
     if (frame_bytes < 0) frame_bytes = geometry.width * geometry.height * 8;  // unknown: be generous
-    const uint64_t total = uint64_t(frame_bytes) * distinct_frames;
+    return uint64_t(frame_bytes) * frames;
+  }
+
+  // Refuses a batch whose output would exceed max_reply_bytes, before decoding anything.
+  Status checkReplySize(const OutputSpec& spec, const MovieIndex& index, size_t distinct_frames) const {
+    FW_ASSIGN_OR_RETURN(const uint64_t total, estimatedReplyBytes(spec, index, distinct_frames));
     if (total > config_.max_reply_bytes) {
       return Status::invalidArgument("the reply would hold about " + bytesText(total) + " for " +
                                      std::to_string(distinct_frames) + " frames, over the limit of " +
@@ -293,7 +300,7 @@ class RequestHandler::Impl {
   }
 
   Result<WorkerReply> frames(const proto::Request& request, ReplyContext* context,
-                             Clock::time_point start) {
+                             Clock::time_point start, const RequestHandler::SendPartial& send_partial = nullptr) {
     FW_ASSIGN_OR_RETURN(OutputSpec spec, parseOutputSpec(request));
     FW_ASSIGN_OR_RETURN(auto index, movieIndex(request, &context->stages));
     FW_ASSIGN_OR_RETURN(std::vector<int64_t> wanted, requestedFrames(request, *index));
@@ -353,17 +360,29 @@ class RequestHandler::Impl {
       return output;
     };
 
+    // A streamed request sends runs of ready frames as they come (PROTOCOL.md 3).
+    std::optional<FrameStream> stream;
+    FrameStore::Ready ready;
+    if (send_partial && request.stream() && wanted.size() > 1) {
+      FW_ASSIGN_OR_RETURN(const uint64_t estimate, estimatedReplyBytes(spec, *index, wanted.size()));
+      FrameStreamLimits limits;
+      limits.chunk_bytes = streamChunkBytes(estimate, config_.stream_chunk_bytes, limits.max_messages);
+      stream.emplace(requestOrder(wanted, distinct), distinct.size(), spec, *context, limits, send_partial);
+      ready = [&stream](size_t position, const FrameOutput& output) { stream->ready(position, output); };
+    }
+
     std::vector<FrameOutput> outputs;
     std::string read_ahead_prefix;  // set when this request may start a read-ahead
     if (store_) {
       // Hits from RAM or disk, the rest decoded (once, even when other requests want them too).
       const std::string prefix = frameCacheKeyPrefix(index->path(), index->signature(), spec);
-      FW_ASSIGN_OR_RETURN(outputs, store_->produce(prefix, distinct, spec.format == OutputFormat::kNative, decode));
+      FW_ASSIGN_OR_RETURN(outputs, store_->produce(prefix, distinct, spec.format == OutputFormat::kNative, decode, ready));
       if (wanted.size() == 1 && store_->caching()) read_ahead_prefix = prefix;
     } else {
       outputs.reserve(distinct.size());
       for (const int64_t n : distinct) {
         FW_ASSIGN_OR_RETURN(FrameOutput output, decode(n));
+        if (ready) ready(outputs.size(), output);
         outputs.push_back(std::move(output));
       }
     }
@@ -377,6 +396,7 @@ class RequestHandler::Impl {
                                      "; ask for fewer frames per request or a smaller size");
     }
     context->total_us = microsecondsSince(start);
+    if (stream) return stream->finish(*context);
     WorkerReply reply = buildFramesReply(*context, spec, outputs, requestOrder(wanted, distinct));
     if (!read_ahead_prefix.empty()) maybeReadAhead(request, read_ahead_prefix, wanted.front(), &reply);
     return reply;
@@ -487,8 +507,8 @@ RequestHandler::RequestHandler(RequestHandlerConfig config) : impl_(new Impl(std
 RequestHandler::~RequestHandler() = default;
 
 WorkerReply RequestHandler::handle(const proto::Request& request, int64_t queue_us,
-                                   const std::string& worker_name) {
-  return impl_->handle(request, queue_us, worker_name);
+                                   const std::string& worker_name, const SendPartial& send_partial) {
+  return impl_->handle(request, queue_us, worker_name, send_partial);
 }
 
 std::optional<WorkerReply> RequestHandler::answerFromMemory(const proto::Request& request, int64_t queue_us,

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,7 @@ struct RequestHandlerConfig {
   int convert_threads = 0;         // swscale threads; 0 = one per core
   uint64_t max_reply_bytes = uint64_t(1) << 30;  // FRAMES replies larger than this are refused
   size_t max_frames_per_request = 10000;          // FRAMES entries (indices + times) per request
+  uint64_t stream_chunk_bytes = uint64_t(8) << 20;  // streamed replies: smallest PARTIAL (worker/frame_stream.h)
   uint64_t cache_bytes = 0;        // RAM frame cache (0: none; the worker flags default to 1 GiB)
   std::string disk_cache_dir;      // disk frame cache folder; empty: none
   uint64_t disk_cache_bytes = uint64_t(10) << 30;
@@ -74,9 +76,16 @@ class RequestHandler {
   RequestHandler(const RequestHandler&) = delete;
   RequestHandler& operator=(const RequestHandler&) = delete;
 
+  // Takes a PARTIAL message of a streamed reply (PROTOCOL.md 3) off the handler's thread.
+  using SendPartial = std::function<void(WorkerReply partial)>;
+
   // Never throws; every failure becomes a reply with an error status and message.
   // `queue_us` (time spent in the broker's queue) and `worker_name` go into the header.
-  WorkerReply handle(const proto::Request& request, int64_t queue_us, const std::string& worker_name);
+  // A FRAMES request that asks for streaming sends runs of its frames to `send_partial` (when
+  // given) while later frames are produced (worker/frame_stream.h); the returned reply is then
+  // the last message, with the frames not sent yet.
+  WorkerReply handle(const proto::Request& request, int64_t queue_us, const std::string& worker_name,
+                     const SendPartial& send_partial = nullptr);
 
   // The reply to a FRAMES request by index whose frames are all in the RAM cache, built
   // without decoding, waiting or disk access (so the socket thread may call it); nullopt

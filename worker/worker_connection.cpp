@@ -21,6 +21,10 @@ using protocol::Multipart;
 using protocol::WorkerCommand;
 
 constexpr auto kMaxPollWait = std::chrono::milliseconds(100);  // how soon a stop is noticed
+// Finished messages waiting between the decode thread and the socket thread. Small, so that a
+// decode thread streaming a batch to a broker that reads slowly waits instead of piling up
+// replies in memory (the socket thread stops taking results while the broker's pipe is full).
+constexpr int kResultsHighWaterMark = 2;
 
 // One request handed from the socket thread to the decode thread. `generation` is the
 // connection it arrived on: a result for an older connection is stale, because the broker
@@ -42,10 +46,14 @@ Multipart headerAndPayload(WorkerReply reply, size_t reserve_in_front = 0) {
   return parts;
 }
 
-Multipart replyParts(uint64_t generation, uint64_t token, WorkerReply reply) {
-  Multipart parts = headerAndPayload(std::move(reply), 2);
+// What the decode thread hands the socket thread: [generation][token][command][header][payload...],
+// the command being REPLY or PARTIAL (a streamed reply's message before its last).
+Multipart resultParts(uint64_t generation, uint64_t token, WorkerCommand command, WorkerReply reply) {
+  Multipart parts = headerAndPayload(std::move(reply), 3);
   parts[0] = protocol::encodeU64(generation);
   parts[1] = protocol::encodeU64(token);
+  parts[2] = zmq::message_t(1);
+  *parts[2].data<uint8_t>() = static_cast<uint8_t>(command);
   return parts;
 }
 
@@ -62,6 +70,7 @@ class WorkerConnection::Impl {
   void run(const std::atomic<bool>& stop) {
     zmq::socket_t results(context_, zmq::socket_type::pair);
     results.set(zmq::sockopt::linger, 0);
+    results.set(zmq::sockopt::rcvhwm, kResultsHighWaterMark);
     results.bind(results_endpoint_);
     std::thread decode_thread([this] { decodeLoop(); });
 
@@ -92,7 +101,10 @@ class WorkerConnection::Impl {
     dealer.set(zmq::sockopt::sndhwm, options_.socket_hwm);
     dealer.set(zmq::sockopt::rcvhwm, options_.socket_hwm);
     dealer.connect(options_.broker_endpoint);
-    send(dealer, protocol::makeWorkerReady(options_.name, options_.cache_group));
+    // Messages for the broker waiting for room in the DEALER's pipe, oldest first. While any
+    // wait, no further results are taken from the decode thread (which then waits too).
+    std::deque<Multipart> outbox;
+    send(dealer, outbox, protocol::makeWorkerReady(options_.name, options_.cache_group));
     FW_LOG(kInfo, "worker") << options_.name << ": connected to " << options_.broker_endpoint;
 
     const auto silence_limit = options_.heartbeat_interval * options_.heartbeat_liveness;
@@ -103,8 +115,10 @@ class WorkerConnection::Impl {
       const auto now = Clock::now();
       const auto wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat - now),
                                    std::chrono::milliseconds(0), kMaxPollWait);
-      zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}, {results.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, wait);
+      const short dealer_events = outbox.empty() ? ZMQ_POLLIN : ZMQ_POLLIN | ZMQ_POLLOUT;
+      zmq::pollitem_t items[] = {{dealer.handle(), 0, dealer_events, 0}, {results.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, outbox.empty() ? 2 : 1, wait);
+      if (items[0].revents & ZMQ_POLLOUT) flush(dealer, outbox);
 
       if (items[0].revents & ZMQ_POLLIN) {
         Multipart frames;
@@ -119,7 +133,7 @@ class WorkerConnection::Impl {
           std::optional<WorkerReply> hit =
               handler_->answerFromMemory(*parsed->request, parsed->queue_us, options_.name);
           if (hit) {
-            send(dealer, protocol::makeWorkerReply(parsed->token, headerAndPayload(std::move(*hit))));
+            send(dealer, outbox, protocol::makeWorkerReply(parsed->token, headerAndPayload(std::move(*hit))));
           } else {
             submit(DecodeJob{generation, std::move(parsed).value()});
           }
@@ -129,26 +143,28 @@ class WorkerConnection::Impl {
         }
       }
 
-      if (items[1].revents & ZMQ_POLLIN) {
+      if (outbox.empty() && (items[1].revents & ZMQ_POLLIN)) {
         Multipart result;
         if (zmq::recv_multipart(results, std::back_inserter(result), zmq::recv_flags::dontwait)) {
-          forwardResult(dealer, generation, std::move(result));
+          forwardResult(dealer, outbox, generation, std::move(result));
         }
       }
 
       const auto after = Clock::now();
       if (after >= next_heartbeat) {
-        send(dealer, protocol::makeWorkerCommand(WorkerCommand::kHeartbeat));
+        // Behind queued messages a heartbeat says nothing they will not say.
+        if (outbox.empty()) send(dealer, outbox, protocol::makeWorkerCommand(WorkerCommand::kHeartbeat));
         next_heartbeat = after + options_.heartbeat_interval;
       }
       if (after - last_heard > silence_limit) return true;
     }
-    send(dealer, protocol::makeWorkerCommand(WorkerCommand::kDisconnect));
+    outbox.clear();  // a DISCONNECT is all the broker needs now
+    send(dealer, outbox, protocol::makeWorkerCommand(WorkerCommand::kDisconnect));
     return false;
   }
 
-  // result = [generation][token][header][payload...]
-  void forwardResult(zmq::socket_t& dealer, uint64_t generation, Multipart result) {
+  // result = [generation][token][command][header][payload...] (see resultParts)
+  void forwardResult(zmq::socket_t& dealer, std::deque<Multipart>& outbox, uint64_t generation, Multipart result) {
     uint64_t result_generation = 0, token = 0;
     protocol::decodeU64(result[0], &result_generation);
     protocol::decodeU64(result[1], &token);
@@ -156,20 +172,30 @@ class WorkerConnection::Impl {
       FW_LOG(kDebug, "worker") << options_.name << ": dropped a reply for a previous connection";
       return;
     }
-    Multipart header_and_payload(std::make_move_iterator(result.begin() + 2),
+    const auto command = static_cast<WorkerCommand>(*result[2].data<uint8_t>());
+    Multipart header_and_payload(std::make_move_iterator(result.begin() + 3),
                                  std::make_move_iterator(result.end()));
-    send(dealer, protocol::makeWorkerReply(token, std::move(header_and_payload)));
+    send(dealer, outbox,
+         command == WorkerCommand::kPartial ? protocol::makeWorkerPartial(token, std::move(header_and_payload))
+                                            : protocol::makeWorkerReply(token, std::move(header_and_payload)));
   }
 
   // Never blocks: with the broker gone a DEALER would block once its pipe is full, and this
-  // thread must keep heartbeating. A reply dropped here is re-queued by the broker.
-  void send(zmq::socket_t& socket, Multipart frames) {
-    try {
-      if (!zmq::send_multipart(socket, frames, zmq::send_flags::dontwait)) {
-        FW_LOG(kWarn, "worker") << options_.name << ": send queue to the broker is full; dropped a message";
+  // thread must keep heartbeating. A message that does not fit waits in `outbox` (in order:
+  // a streamed reply's messages must arrive in order) until the pipe has room.
+  void send(zmq::socket_t& socket, std::deque<Multipart>& outbox, Multipart frames) {
+    outbox.push_back(std::move(frames));
+    flush(socket, outbox);
+  }
+
+  void flush(zmq::socket_t& socket, std::deque<Multipart>& outbox) {
+    while (!outbox.empty()) {
+      try {
+        if (!zmq::send_multipart(socket, outbox.front(), zmq::send_flags::dontwait)) return;  // full
+      } catch (const zmq::error_t& e) {
+        FW_LOG(kWarn, "worker") << options_.name << ": send failed, message dropped: " << e.what();
       }
-    } catch (const zmq::error_t& e) {
-      FW_LOG(kWarn, "worker") << options_.name << ": send failed: " << e.what();
+      outbox.pop_front();
     }
   }
 
@@ -184,6 +210,7 @@ class WorkerConnection::Impl {
   void decodeLoop() {
     zmq::socket_t results(context_, zmq::socket_type::pair);
     results.set(zmq::sockopt::linger, 0);
+    results.set(zmq::sockopt::sndhwm, kResultsHighWaterMark);
     results.connect(results_endpoint_);
     while (true) {
       DecodeJob job;
@@ -195,8 +222,27 @@ class WorkerConnection::Impl {
         jobs_.pop_front();
       }
       if (job.generation != generation_.load()) continue;  // its connection is gone
-      WorkerReply reply = handler_->handle(*job.message.request, job.message.queue_us, options_.name);
-      zmq::send_multipart(results, replyParts(job.generation, job.message.token, std::move(reply)));
+      const uint64_t token = job.message.token;
+      auto send_partial = [&](WorkerReply partial) {
+        if (job.generation != generation_.load()) return;  // nobody to stream to any more
+        handOver(results, resultParts(job.generation, token, WorkerCommand::kPartial, std::move(partial)));
+      };
+      WorkerReply reply = handler_->handle(*job.message.request, job.message.queue_us, options_.name, send_partial);
+      handOver(results, resultParts(job.generation, token, WorkerCommand::kReply, std::move(reply)));
+    }
+  }
+
+  // Gives a finished message to the socket thread, waiting while it holds earlier ones back
+  // (the broker's pipe is full), but not past a stop.
+  void handOver(zmq::socket_t& results, Multipart parts) {
+    while (true) {
+      if (zmq::send_multipart(results, parts, zmq::send_flags::dontwait)) return;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_) return;
+      }
+      zmq::pollitem_t item = {results.handle(), 0, ZMQ_POLLOUT, 0};
+      zmq::poll(&item, 1, kMaxPollWait);
     }
   }
 

@@ -76,6 +76,19 @@ WorkerMessage reply(const std::string& worker, uint64_t token, uint64_t request_
   return std::move(parsed).value();
 }
 
+// A PARTIAL message of a streamed reply, parsed by the real codec, like reply().
+WorkerMessage partial(const std::string& worker, uint64_t token, uint64_t request_id,
+                      zmq::message_t payload = zmq::message_t(16)) {
+  Multipart parts;
+  parts.push_back(makeReplyHeader(request_id, worker));
+  parts.push_back(std::move(payload));
+  Multipart frames = protocol::makeWorkerPartial(token, std::move(parts));
+  frames.insert(frames.begin(), textFrame(worker));
+  auto parsed = protocol::parseWorkerMessage(std::move(frames));
+  EXPECT_TRUE(parsed.ok()) << parsed.status().toString();
+  return std::move(parsed).value();
+}
+
 // ---- outputs --------------------------------------------------------------------------------
 
 template <typename T>
@@ -560,6 +573,148 @@ TEST_F(SchedulerTest, ReplyIsForwardedWithoutCopyingThePayload) {
   // And the client reply the loop builds from it still points at the same bytes.
   Multipart frames = protocol::makeClientReply(std::move(forward.envelope), std::move(forward.header_and_payload));
   EXPECT_EQ(frames.back().data(), pixels);
+}
+
+// ---- streamed replies (PARTIAL) ---------------------------------------------------------------
+
+TEST_F(SchedulerTest, PartialIsForwardedWithoutCopyAndTheRequestStaysInFlight) {
+  fromWorker(ready("A"));
+  auto first = request("client", 1);
+  const Dispatched at_a = dispatchedIn(first);
+  EXPECT_TRUE(request("client-2", 2).empty());  // A is busy: queued
+
+  for (int i = 0; i < 3; ++i) {
+    zmq::message_t payload(4 << 20);  // a 4 MB chunk of frames
+    const void* pixels = payload.data();
+    WorkerMessage message = partial("A", at_a.token, 1, std::move(payload));
+    const void* header = message.header_and_payload[0].data();
+    advance(10ms);
+    auto actions = fromWorker(std::move(message));
+    auto& forward = only<ForwardReply>(actions);
+    EXPECT_EQ(clientOf(forward.envelope), "client");
+    ASSERT_EQ(forward.header_and_payload.size(), 2u);
+    EXPECT_EQ(forward.header_and_payload[0].data(), header);
+    EXPECT_EQ(forward.header_and_payload[1].data(), pixels);
+    // Still in flight at A; A is not offered the queued request.
+    EXPECT_EQ(scheduler_.inFlightCount(), 1u);
+    EXPECT_EQ(scheduler_.queuedCount(), 1u);
+    EXPECT_EQ(scheduler_.readyWorkerCount(), 0u);
+  }
+  EXPECT_EQ(scheduler_.counters().partials, 3u);
+  EXPECT_EQ(scheduler_.counters().replies, 0u);
+
+  // The REPLY ends the request; A takes the queued one.
+  auto actions = fromWorker(reply("A", at_a.token, 1));
+  auto forwards = actionsOf<ForwardReply>(actions);
+  ASSERT_EQ(forwards.size(), 1u);
+  EXPECT_EQ(clientOf(forwards[0]->envelope), "client");
+  auto dispatches = actionsOf<DispatchRequest>(actions);
+  ASSERT_EQ(dispatches.size(), 1u);
+  EXPECT_EQ(requestIdOf(*dispatches[0]), 2u);
+  EXPECT_EQ(scheduler_.counters().replies, 1u);
+}
+
+TEST_F(SchedulerTest, PartialsKeepAStreamingWorkerAlive) {
+  fromWorker(ready("A"));
+  auto first = request("client", 1);
+  const Dispatched at_a = dispatchedIn(first);
+  for (int i = 0; i < 4; ++i) {
+    advance(2500ms);
+    fromWorker(partial("A", at_a.token, 1));
+    tick();
+    EXPECT_EQ(scheduler_.workerCount(), 1u) << "after " << (i + 1) * 2500 << " ms";
+  }
+  advance(3000ms);  // silent for 3 intervals: dead, and the request goes back to the queue
+  tick();
+  EXPECT_EQ(scheduler_.workerCount(), 0u);
+  EXPECT_EQ(scheduler_.queuedCount(), 1u);
+}
+
+TEST_F(SchedulerTest, WorkerLostMidStreamRequeuesAndTheStreamRestarts) {
+  fromWorker(ready("A"));
+  fromWorker(ready("B"));
+  auto first = request("client", 1);
+  const Dispatched at_a = dispatchedIn(first);
+  ASSERT_EQ(at_a.worker, "A");
+  auto forwarded = fromWorker(partial("A", at_a.token, 1));
+  EXPECT_EQ(actionsOf<ForwardReply>(forwarded).size(), 1u);
+
+  // A dies mid-stream: B gets the request under a new token and streams it from the start.
+  advance(1000ms);
+  fromWorker(heartbeat("B"));
+  advance(1000ms);
+  fromWorker(heartbeat("B"));
+  advance(1000ms);
+  fromWorker(heartbeat("B"));
+  auto actions = tick();  // also B's heartbeat
+  auto dispatches = actionsOf<DispatchRequest>(actions);
+  ASSERT_EQ(dispatches.size(), 1u);
+  const Dispatched at_b{dispatches[0]->worker, dispatches[0]->token, requestIdOf(*dispatches[0])};
+  EXPECT_EQ(at_b.worker, "B");
+  EXPECT_EQ(at_b.id, 1u);
+  EXPECT_NE(at_b.token, at_a.token);
+  EXPECT_EQ(scheduler_.counters().requeues, 1u);
+
+  // A was only slow: its PARTIALs and REPLY for the old token reach nobody.
+  auto late = fromWorker(partial("A", at_a.token, 1));
+  EXPECT_TRUE(actionsOf<ForwardReply>(late).empty());
+  EXPECT_EQ(only<SendWorkerCommand>(late).command, WorkerCommand::kDisconnect);
+  EXPECT_EQ(scheduler_.counters().late_partials, 1u);
+
+  // B's stream is the one the client gets, to its end.
+  auto from_b = fromWorker(partial("B", at_b.token, 1));
+  EXPECT_EQ(clientOf(only<ForwardReply>(from_b).envelope), "client");
+  auto done = fromWorker(reply("B", at_b.token, 1));
+  EXPECT_EQ(clientOf(only<ForwardReply>(done).envelope), "client");
+  EXPECT_EQ(scheduler_.inFlightCount(), 0u);
+  EXPECT_EQ(scheduler_.readyWorkerCount(), 1u);
+}
+
+TEST_F(SchedulerTest, TimeoutMidStreamEndsTheRequestAndDropsTheRest) {
+  fromWorker(ready("A"));
+  auto first = request("client", 1, /*timeout_ms=*/500);
+  const Dispatched at_a = dispatchedIn(first);
+  advance(200ms);
+  auto forwarded = fromWorker(partial("A", at_a.token, 1));
+  EXPECT_EQ(actionsOf<ForwardReply>(forwarded).size(), 1u);
+  advance(300ms);
+  auto actions = tick();
+  auto& answer = only<AnswerClient>(actions);
+  EXPECT_EQ(answer.status.code(), StatusCode::kTimeout);
+  EXPECT_EQ(clientOf(answer.envelope), "client");
+  EXPECT_EQ(scheduler_.inFlightCount(), 0u);
+
+  // A keeps streaming: nothing more reaches the client, and A stays busy until its REPLY.
+  EXPECT_TRUE(request("client", 2).empty());
+  auto late = fromWorker(partial("A", at_a.token, 1));
+  EXPECT_TRUE(late.empty());
+  EXPECT_EQ(scheduler_.counters().late_partials, 1u);
+  EXPECT_EQ(scheduler_.queuedCount(), 1u);
+  auto last = fromWorker(reply("A", at_a.token, 1));
+  EXPECT_TRUE(actionsOf<ForwardReply>(last).empty());
+  EXPECT_EQ(dispatchedIn(last).id, 2u);
+  EXPECT_EQ(scheduler_.counters().late_replies, 1u);
+}
+
+TEST_F(SchedulerTest, PartialWithAnUnknownTokenFromAKnownWorkerIsDropped) {
+  fromWorker(ready("A"));
+  EXPECT_TRUE(fromWorker(partial("A", 12345, 1)).empty());
+  EXPECT_EQ(scheduler_.counters().late_partials, 1u);
+  EXPECT_EQ(scheduler_.readyWorkerCount(), 1u);
+}
+
+TEST_F(SchedulerTest, MalformedPartialIsAnsweredInternalButTheWorkerStaysBusy) {
+  fromWorker(ready("A"));
+  auto first = request("client", 1);
+  const Dispatched at_a = dispatchedIn(first);
+  auto actions = scheduler_.onMalformedReply("A", at_a.token, now_, /*partial=*/true);
+  auto& answer = only<AnswerClient>(actions);
+  EXPECT_EQ(answer.status.code(), StatusCode::kInternal);
+  EXPECT_EQ(scheduler_.readyWorkerCount(), 0u);  // still producing the rest
+  // Its REPLY then frees it, and is dropped.
+  auto last = fromWorker(reply("A", at_a.token, 1));
+  EXPECT_TRUE(actionsOf<ForwardReply>(last).empty());
+  EXPECT_EQ(scheduler_.readyWorkerCount(), 1u);
 }
 
 TEST_F(SchedulerTest, ShutdownAnswersEveryPendingRequestAndDisconnectsWorkers) {

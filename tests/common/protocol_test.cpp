@@ -179,6 +179,64 @@ TEST(WorkerFraming, ReadyHeartbeatReplyAtTheBroker) {
   EXPECT_EQ(reply->header_and_payload[1].to_string(), "pixels");
 }
 
+TEST(WorkerFraming, PartialCarriesTokenHeaderAndPayloadLikeAReply) {
+  // A streamed reply's message before the last: [token][header with more = true][payload...].
+  flatbuffers::FlatBufferBuilder builder;
+  proto::ReplyBuilder header(builder);
+  header.add_id(9);
+  header.add_more(true);
+  builder.Finish(header.Finish());
+  auto buffer = builder.Release();
+  Multipart body;
+  body.emplace_back(buffer.data(), buffer.size());
+  zmq::message_t pixels(1 << 20);
+  const void* pixel_data = pixels.data();
+  body.push_back(std::move(pixels));
+  Multipart frames = makeWorkerPartial(0xabcdefull, std::move(body));
+  EXPECT_EQ(*frames[2].data<uint8_t>(), 0x06);
+  frames.insert(frames.begin(), text("worker-1"));
+  auto parsed = parseWorkerMessage(std::move(frames));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
+  EXPECT_EQ(parsed->command, WorkerCommand::kPartial);
+  EXPECT_STREQ(workerCommandName(parsed->command), "PARTIAL");
+  EXPECT_TRUE(carriesReply(parsed->command));
+  EXPECT_EQ(parsed->token, 0xabcdefull);
+  ASSERT_EQ(parsed->header_and_payload.size(), 2u);
+  EXPECT_EQ(parsed->header_and_payload[1].data(), pixel_data);  // moved, not copied
+  const proto::Reply* reply = verifyReply(parsed->header_and_payload[0].data(), parsed->header_and_payload[0].size());
+  ASSERT_NE(reply, nullptr);
+  EXPECT_TRUE(reply->more());
+  EXPECT_EQ(reply->id(), 9u);
+
+  // Without a token and a valid header it is malformed, like a REPLY.
+  Multipart bare = makeWorkerCommand(WorkerCommand::kPartial);
+  bare.insert(bare.begin(), text("w"));
+  bare.push_back(encodeU64(1));
+  EXPECT_FALSE(parseWorkerMessage(std::move(bare)).ok());
+  Multipart bad_header = makeWorkerPartial(1, Multipart{});
+  bad_header.push_back(text("not a flatbuffer"));
+  bad_header.insert(bad_header.begin(), text("w"));
+  EXPECT_FALSE(parseWorkerMessage(std::move(bad_header)).ok());
+  // A worker never receives one.
+  Multipart at_worker = makeWorkerCommand(WorkerCommand::kPartial);
+  EXPECT_FALSE(parseBrokerMessage(std::move(at_worker)).ok());
+}
+
+TEST(Schema, StreamAndMoreDefaultToFalse) {
+  // Requests and replies from before streaming leave the fields out: unstreamed, final.
+  auto request_buffer = sampleRequest();
+  EXPECT_FALSE(verifyRequest(request_buffer.data(), request_buffer.size())->stream());
+  auto reply_buffer = makeStatusReply(1, Status::ok());
+  EXPECT_FALSE(verifyReply(reply_buffer.data(), reply_buffer.size())->more());
+  flatbuffers::FlatBufferBuilder builder;
+  proto::RequestBuilder request(builder);
+  request.add_kind(proto::RequestKind::FRAMES);
+  request.add_stream(true);
+  builder.Finish(request.Finish());
+  auto streamed = builder.Release();
+  EXPECT_TRUE(verifyRequest(streamed.data(), streamed.size())->stream());
+}
+
 TEST(WorkerFraming, ReadyCarriesAnOptionalCacheGroup) {
   Multipart with_group = makeWorkerReady("w-a-0", "w-a");
   ASSERT_EQ(with_group.size(), 5u);  // ["" FWW01 READY name group]

@@ -403,6 +403,83 @@ TEST_F(RequestHandlerTest, BatchesAnswerInRequestOrderAndShareDuplicates) {
   EXPECT_EQ(header->timings()->queue_us(), 1234);
 }
 
+// A streamed batch (PROTOCOL.md 3): runs of frames leave as PARTIALs while later frames decode;
+// the PARTIALs and the final reply together hold exactly the frames of the request, in order.
+TEST_F(RequestHandlerTest, StreamedBatchSendsRunsOfExactFramesInRequestOrder) {
+  config_.stream_chunk_bytes = 1;  // every ready run leaves at once (up to the message limit)
+  handler_ = std::make_unique<RequestHandler>(config_);
+  const std::string path = testing::h264BFramesMovie();
+  const auto& oracle = oracleMd5s(path);
+  std::vector<int64_t> wanted;
+  for (int64_t n = 20; n < 50; ++n) wanted.push_back(n);
+  wanted.push_back(22);  // a duplicate, answered again in the final message
+  RequestSpec spec;
+  spec.movie = nameOf(path);
+  spec.frames = wanted;
+  spec.format = "native";
+  spec.stream = true;
+  auto buffer = buildRequest(spec);
+  std::vector<WorkerReply> messages;
+  auto send_partial = [&](WorkerReply partial) { messages.push_back(std::move(partial)); };
+  WorkerReply last = handler_->handle(*testing::requestOf(buffer), 0, "test-worker", send_partial);
+  messages.push_back(std::move(last));
+  ASSERT_GT(messages.size(), 2u);
+  EXPECT_LE(messages.size(), 16u);
+  size_t position = 0;
+  for (size_t m = 0; m < messages.size(); ++m) {
+    const proto::Reply* header = replyOf(messages[m]);
+    ASSERT_EQ(header->status(), proto::StatusCode::OK) << header->message()->str();
+    EXPECT_EQ(header->id(), 42u);
+    EXPECT_EQ(header->more(), m + 1 < messages.size());
+    EXPECT_EQ(header->position(), position);
+    for (const proto::FrameHeader* frame : *header->frames()) {
+      ASSERT_LT(position, wanted.size());
+      EXPECT_EQ(frame->index(), wanted[position]);
+      const auto pixels = packedPixels(messages[m], *frame);
+      EXPECT_EQ(md5Hex(pixels.data(), pixels.size()), oracle[size_t(frame->index())]);
+      ++position;
+    }
+  }
+  EXPECT_EQ(position, wanted.size());
+}
+
+TEST_F(RequestHandlerTest, StreamIsOnlyUsedWhenAskedForAndPossible) {
+  config_.stream_chunk_bytes = 1;
+  handler_ = std::make_unique<RequestHandler>(config_);
+  const std::string movie = nameOf(testing::h264BFramesMovie());
+  int partials = 0;
+  auto count = [&](WorkerReply) { ++partials; };
+  RequestSpec spec;
+  spec.movie = movie;
+  spec.frames = {1, 2, 3, 4};
+  auto plain = buildRequest(spec);  // stream not asked for
+  EXPECT_EQ(replyOf(handler_->handle(*testing::requestOf(plain), 0, "w", count))->frames()->size(), 4u);
+  spec.stream = true;
+  spec.frames = {5};  // one frame: nothing to stream
+  auto single = buildRequest(spec);
+  EXPECT_EQ(replyOf(handler_->handle(*testing::requestOf(single), 0, "w", count))->frames()->size(), 1u);
+  spec.frames = {6, 7, 8};  // no sink (e.g. a caller that cannot stream)
+  auto no_sink = buildRequest(spec);
+  EXPECT_EQ(replyOf(handler_->handle(*testing::requestOf(no_sink), 0, "w"))->frames()->size(), 3u);
+  EXPECT_EQ(partials, 0);
+}
+
+// An error after some PARTIALs went out ends the request with an error as its final message.
+TEST_F(RequestHandlerTest, StreamedBatchEndsWithTheErrorWhenAFrameFails) {
+  config_.stream_chunk_bytes = 1;
+  handler_ = std::make_unique<RequestHandler>(config_);
+  RequestSpec spec;
+  spec.movie = nameOf(testing::h264BFramesMovie());
+  spec.frames = {1, 2, 3, 100000};  // the last is out of range: refused before decoding
+  spec.stream = true;
+  int partials = 0;
+  auto buffer = buildRequest(spec);
+  WorkerReply last = handler_->handle(*testing::requestOf(buffer), 0, "w", [&](WorkerReply) { ++partials; });
+  EXPECT_EQ(replyOf(last)->status(), proto::StatusCode::OUT_OF_RANGE);
+  EXPECT_FALSE(replyOf(last)->more());
+  EXPECT_EQ(partials, 0);
+}
+
 TEST_F(RequestHandlerTest, FramesByTime) {
   RequestSpec spec;
   spec.movie = nameOf(testing::h264BFramesMovie());

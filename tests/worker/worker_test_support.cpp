@@ -171,6 +171,7 @@ flatbuffers::DetachedBuffer buildRequest(const RequestSpec& spec) {
   if (spec.crop) request.add_crop(&*spec.crop);
   request.add_width(spec.width);
   request.add_height(spec.height);
+  request.add_stream(spec.stream);
   builder.Finish(request.Finish());
   return builder.Release();
 }

@@ -55,6 +55,7 @@ struct RequestSpec {
   std::optional<proto::Rect> crop;
   int width = 0;
   int height = 0;
+  bool stream = false;
 };
 flatbuffers::DetachedBuffer buildRequest(const RequestSpec& spec);
 const proto::Request* requestOf(const flatbuffers::DetachedBuffer& buffer);

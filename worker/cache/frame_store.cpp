@@ -121,7 +121,7 @@ void FrameStore::flush() {
 
 Result<std::vector<FrameOutput>> FrameStore::produce(const std::string& key_prefix,
                                                      const std::vector<int64_t>& frames, bool compact,
-                                                     const Decode& decode) {
+                                                     const Decode& decode, const Ready& ready) {
   std::vector<std::optional<FrameOutput>> outputs(frames.size());
   struct Deferred {
     size_t position;
@@ -142,6 +142,7 @@ Result<std::vector<FrameOutput>> FrameStore::produce(const std::string& key_pref
     } else {
       FW_ASSIGN_OR_RETURN(outputs[i], fill(key, frames[i], std::move(got.claim), compact, decode));
     }
+    if (ready && outputs[i]) ready(i, *outputs[i]);
   }
 
   // Frames other requests were producing: theirs by now, or ours to make if they failed.
@@ -163,6 +164,7 @@ Result<std::vector<FrameOutput>> FrameStore::produce(const std::string& key_pref
       }
     }
     if (outputs[d.position]->cached == proto::CacheTier::MEMORY) outputs[d.position]->total_us = microsecondsSince(start);
+    if (ready) ready(d.position, *outputs[d.position]);
   }
 
   std::vector<FrameOutput> result;

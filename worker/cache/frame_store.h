@@ -47,6 +47,8 @@ struct FrameStoreConfig {
 class FrameStore {
  public:
   using Decode = std::function<Result<FrameOutput>(int64_t frame)>;
+  // Told each frame's output as soon as it is there: `position` in produce()'s `frames`.
+  using Ready = std::function<void(size_t position, const FrameOutput& output)>;
 
   // Opens the disk tier when configured (its errors are returned: a bad folder, or a folder
   // another worker process holds).
@@ -60,9 +62,10 @@ class FrameStore {
   // is frameCacheKeyPrefix() of the request; `compact` says the decoded outputs point into
   // decoder buffers (native format). `decode` is called for the frames no tier has, in
   // ascending order (except for a retry after another request failed to produce a frame);
-  // its first error is returned.
+  // its first error is returned. `ready` (optional) is called once per frame when its output is
+  // there: in ascending order, except for frames another request was producing (last).
   Result<std::vector<FrameOutput>> produce(const std::string& key_prefix, const std::vector<int64_t>& frames,
-                                           bool compact, const Decode& decode);
+                                           bool compact, const Decode& decode, const Ready& ready = nullptr);
 
   // Every frame from RAM, or nullopt when any is missing. Counts hits only when it serves.
   std::optional<std::vector<FrameOutput>> fromMemory(const std::string& key_prefix,

@@ -131,7 +131,21 @@ class Reply(object):
             return self._tab.String(o + self._tab.Pos)
         return None
 
-def ReplyStart(builder): builder.StartObject(9)
+    # Reply
+    def More(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+    # Reply
+    def Position(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+def ReplyStart(builder): builder.StartObject(11)
 def Start(builder):
     return ReplyStart(builder)
 def ReplyAddId(builder, id): builder.PrependUint64Slot(0, id, 0)
@@ -167,6 +181,12 @@ def AddTimings(builder, timings):
 def ReplyAddWorker(builder, worker): builder.PrependUOffsetTRelativeSlot(8, flatbuffers.number_types.UOffsetTFlags.py_type(worker), 0)
 def AddWorker(builder, worker):
     return ReplyAddWorker(builder, worker)
+def ReplyAddMore(builder, more): builder.PrependBoolSlot(9, more, 0)
+def AddMore(builder, more):
+    return ReplyAddMore(builder, more)
+def ReplyAddPosition(builder, position): builder.PrependUint32Slot(10, position, 0)
+def AddPosition(builder, position):
+    return ReplyAddPosition(builder, position)
 def ReplyEnd(builder): return builder.EndObject()
 def End(builder):
     return ReplyEnd(builder)

@@ -152,7 +152,14 @@ class Request(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
         return o == 0
 
-def RequestStart(builder): builder.StartObject(12)
+    # Request
+    def Stream(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+def RequestStart(builder): builder.StartObject(13)
 def Start(builder):
     return RequestStart(builder)
 def RequestAddId(builder, id): builder.PrependUint64Slot(0, id, 0)
@@ -197,6 +204,9 @@ def AddTimes(builder, times):
 def RequestStartTimesVector(builder, numElems): return builder.StartVector(8, numElems, 8)
 def StartTimesVector(builder, numElems):
     return RequestStartTimesVector(builder, numElems)
+def RequestAddStream(builder, stream): builder.PrependBoolSlot(12, stream, 0)
+def AddStream(builder, stream):
+    return RequestAddStream(builder, stream)
 def RequestEnd(builder): return builder.EndObject()
 def End(builder):
     return RequestEnd(builder)
