@@ -132,7 +132,9 @@ def main(argv=None) -> int:
 
         for key, mv in movies.items():
             plan = movies_mod.plan_frames(mv.index, random_count=profile.random_count,
-                                          sequential=profile.sequential, batches=profile.batches,
+                                          sequential_runs=profile.sequential_runs,
+                                          sequential_run_length=profile.sequential_run_length,
+                                          batches=profile.batches,
                                           batch_size=profile.batch_size, seed=args.seed)
             ctx = Context(movie=mv, plan=plan, servers=running, profile=profile, socket_type=socket_type,
                           build_dir=bdir, log_dir=log_dir)

@@ -280,11 +280,18 @@ def looped_movie(clip: Movie, frames: int, movie_root: Path, name: str, log=prin
     return out
 
 
-def plan_frames(index: MovieIndex, *, random_count: int, sequential: int, batches: int,
-                batch_size: int, seed: int) -> "FramePlan":
+def plan_frames(index: MovieIndex, *, random_count: int, sequential_runs: int,
+                sequential_run_length: int, batches: int, batch_size: int, seed: int) -> "FramePlan":
     """Disjoint frame sets for the scenarios (see FramePlan)."""
-    return FramePlan.make(index, random_count=random_count, sequential=sequential,
-                          batches=batches, batch_size=batch_size, seed=seed)
+    return FramePlan.make(index, random_count=random_count, sequential_runs=sequential_runs,
+                          sequential_run_length=sequential_run_length, batches=batches,
+                          batch_size=batch_size, seed=seed)
+
+
+# Frames left unused after each sequential run: framewire's read-ahead decodes frame n+1 of a
+# forward reader into its frame cache after the run's last request (untimed), so the frame
+# after a run must belong to no scenario, or it would be a cache hit there.
+RUN_GUARD = 2
 
 
 @dataclasses.dataclass
@@ -292,49 +299,71 @@ class FramePlan:
     """Which frames each scenario reads, chosen once per movie and shared by every method.
 
     The sets are disjoint, so a frame cache on the server (issue 5) cannot turn one
-    scenario's frames into hits for another: the sequential run and the batches start at
-    keyframes and do not overlap; the random frames come from what is left; the last frame
-    is kept for warm-ups (opening the movie, building indexes) before measuring.
+    scenario's frames into hits for another:
+
+    - ``sequential_runs``: runs of consecutive frames, each starting at a keyframe (so every
+      method pays one seek per run and decodes the run forward); after each run
+      ``RUN_GUARD`` frames belong to nobody (server read-ahead may decode them untimed);
+    - ``batches``: consecutive frames, starting at keyframes, after the runs;
+    - ``random``: drawn from what is left;
+    - ``warm``: the last frame, kept for warm-ups (opening the movie, building indexes)
+      before measuring.
+
+    When the movie has no keyframe left where a run or batch would start (short movies,
+    custom sizes), it starts right after the previous one instead; runs and batches that
+    would reach the warm frame are shortened, empty ones dropped.
     """
 
     warm: int
     random: List[int]
-    sequential: List[int]
+    sequential_runs: List[List[int]]
     batches: List[List[int]]
 
     @classmethod
-    def make(cls, index: MovieIndex, *, random_count: int, sequential: int, batches: int,
-             batch_size: int, seed: int) -> "FramePlan":
+    def make(cls, index: MovieIndex, *, random_count: int, sequential_runs: int,
+             sequential_run_length: int, batches: int, batch_size: int,
+             seed: int) -> "FramePlan":
         import random as _random
         total = index.num_frames
         warm = total - 1
         kfs = index.keyframes
 
-        def next_start(cursor: int) -> int:
-            later = [k for k in kfs if k >= cursor]
+        def next_start(cursor: int, length: int) -> int:
+            later = [k for k in kfs if k >= cursor and k + length <= warm]
             return later[0] if later else cursor
 
         cursor = 0
-        seq_start = next_start(cursor)
-        seq = list(range(seq_start, min(seq_start + sequential, warm)))
-        cursor = seq[-1] + 1 if seq else cursor
+        guard = set()
+        runs = []
+        for _ in range(sequential_runs):
+            start = next_start(cursor, sequential_run_length)
+            frames = list(range(start, min(start + sequential_run_length, warm)))
+            if not frames:
+                break
+            runs.append(frames)
+            after = range(frames[-1] + 1, min(frames[-1] + 1 + RUN_GUARD, warm))
+            guard.update(after)
+            cursor = frames[-1] + 1 + RUN_GUARD
         batch_lists = []
         for _ in range(batches):
-            start = next_start(cursor)
-            if start + batch_size > warm:
-                start = cursor
+            start = next_start(cursor, batch_size)
             frames = list(range(start, min(start + batch_size, warm)))
             if frames:
                 batch_lists.append(frames)
                 cursor = frames[-1] + 1
-        used = set(seq) | {n for b in batch_lists for n in b} | {warm}
+        used = ({n for r in runs for n in r} | guard | {n for b in batch_lists for n in b}
+                | {warm})
         pool = [n for n in range(total) if n not in used]
         rng = _random.Random(seed)
         rnd = rng.sample(pool, min(random_count, len(pool)))
-        return cls(warm=warm, random=rnd, sequential=seq, batches=batch_lists)
+        return cls(warm=warm, random=rnd, sequential_runs=runs, batches=batch_lists)
+
+    def sequential_frames(self) -> List[int]:
+        return sorted({n for r in self.sequential_runs for n in r})
 
     def all_frames(self) -> List[int]:
-        s = set(self.random) | set(self.sequential) | {n for b in self.batches for n in b}
+        s = (set(self.random) | set(self.sequential_frames())
+             | {n for b in self.batches for n in b})
         return sorted(s | {self.warm})
 
 

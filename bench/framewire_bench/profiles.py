@@ -10,6 +10,10 @@ for the full run, 1 for --quick).
 
 Slow peers (OpenCV seeks, ffmpeg per frame) get ``slow_count`` samples, the first ones of
 the random frames, spread evenly over the rounds.
+
+The sequential scenario times whole runs of ``sequential_run_length`` consecutive frames
+(one sample per run, ``sequential_runs`` of them, each from a keyframe); the runs, the
+batches and the random frames must fit in the movie's ``frames`` (see movies.FramePlan).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ class Profile:
     frames: int            # frames per generated movie
     random_count: int      # random frames (all fast methods)
     slow_count: int        # of which OpenCV and ffmpeg -ss fetch this many
-    sequential: int        # frames of the forward-sequential run
+    sequential_runs: int   # forward-sequential runs (one timed sample each)
+    sequential_run_length: int  # consecutive frames per run, from a keyframe
     batches: int           # batch requests
     batch_size: int        # frames per batch request
     seconds: Dict[str, float] = dataclasses.field(default_factory=dict)  # scenario -> budget
@@ -36,14 +41,14 @@ class Profile:
         return self.seconds.get(scenario, 60.0)
 
 
-FULL = Profile("full", 1920, 1080, frames=600, random_count=100, slow_count=25, sequential=60,
-               batches=2, batch_size=100,
+FULL = Profile("full", 1920, 1080, frames=600, random_count=100, slow_count=25, sequential_runs=4,
+               sequential_run_length=30, batches=2, batch_size=100,
                seconds={"random": 100, "sequential": 25, "batch": 45, "disk": 40, "routing": 60, "remote": 45, "remote-cold": 20, "cold-open": 30, "memory": 40})
-QUICK = Profile("quick", 1920, 1080, frames=240, random_count=30, slow_count=8, sequential=30,
-                batches=1, batch_size=50,
+QUICK = Profile("quick", 1920, 1080, frames=240, random_count=30, slow_count=8, sequential_runs=2,
+                sequential_run_length=20, batches=1, batch_size=50,
                 seconds={"random": 35, "sequential": 10, "batch": 20, "disk": 20, "routing": 30, "remote": 20, "remote-cold": 10, "cold-open": 20, "memory": 25})
-TINY = Profile("tiny", 320, 240, frames=150, random_count=8, slow_count=3, sequential=8,
-               batches=1, batch_size=20,
+TINY = Profile("tiny", 320, 240, frames=150, random_count=8, slow_count=3, sequential_runs=2,
+               sequential_run_length=8, batches=1, batch_size=20,
                seconds={"random": 30, "sequential": 15, "batch": 15, "disk": 15, "routing": 20, "remote": 10, "remote-cold": 10, "cold-open": 15, "memory": 20})
 
 

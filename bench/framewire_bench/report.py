@@ -122,7 +122,7 @@ def movie_markdown(key: str, movie: dict) -> List[str]:
              f"at {d['fps']} fps, {_bytes(d['bytes_per_frame'])}/frame "
              f"({_bytes(d['file_size'])}), {d['keyframes']} keyframes (max GOP {d['max_gop']}); "
              f"rgb24 frame = {_bytes(d['width'] * d['height'] * 3)}. `{d['file']}`", ""]
-    lines += ["| scenario | method | samples | p50 ms | p90 ms | frames/s | p50 / PyAV held "
+    lines += ["| scenario | method | samples | p50 ms | p90 ms | frames/s | p50 / baseline "
               "| frames verified | served from |",
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     for skey, sc in movie["scenarios"].items():
@@ -188,7 +188,10 @@ def markdown(res: dict, plot_name: Optional[str]) -> str:
             f"{s['rss_mb_end']:.0f} MB" for s in srv.values()) + ".")
         lines.append("")
     lines += ["Every method reads the same frames; methods run interleaved (round-robin per "
-              "sample). p50/p90 are per frame (a batch sample counts its time / its frames). "
+              "sample). p50/p90 are per frame (a batch or sequential-run sample counts its time / "
+              "its frames). p50 / baseline: this row's p50 over the p50 of the row marked "
+              "(baseline) in the same scenario (PyAV held open in random and batch, the ffmpeg "
+              "decode floor in sequential). "
               "frames/s = frames / total time, one request in flight. Every returned frame is "
               "compared with ffmpeg's rgb24 decode of that frame (PSNR >= 40 dB); floors return "
               "no frame.", ""]

@@ -108,6 +108,13 @@ def _rss_growth(movie, scen, method):
     return measure
 
 
+# Issue 4: "Forward-sequential single requests (n, n+1, n+2, ...): per-frame cost within 1.2x
+# of sequential decode+convert". Per-frame = a whole run's time / its frames (one sample per
+# run, scenarios/sequential.py); sequential decode+convert = the ffmpeg decode floor over the
+# same run.
+SEQUENTIAL = ("sequential runs, framewire serve per-frame p50 / "
+              "ffmpeg -threads 2 decode+convert per-frame p50")
+
 TARGETS: List[Target] = [
     Target(4, "random frames, framewire serve p50 / PyAV held p50", "prores",
            _r("prores", "random", "framewire-serve", "p50_ms", "pyav-held", "p50_ms"), 1.0, "<="),
@@ -117,10 +124,12 @@ TARGETS: List[Target] = [
            _r("h264", "random", "framewire-serve", "p50_ms", "pyav-held", "p50_ms"), 1.0, "<="),
     Target(4, "random frames, framewire serve p90 / PyAV held p90", "h264",
            _r("h264", "random", "framewire-serve", "p90_ms", "pyav-held", "p90_ms"), 1.0, "<="),
-    Target(4, "sequential, framewire serve p50 / PyAV sequential decode+convert p50", "prores",
-           _r("prores", "sequential", "framewire-serve", "p50_ms", "pyav-held", "p50_ms"), 1.2, "<="),
-    Target(4, "sequential, framewire serve p50 / PyAV sequential decode+convert p50", "h264",
-           _r("h264", "sequential", "framewire-serve", "p50_ms", "pyav-held", "p50_ms"), 1.2, "<="),
+    Target(4, SEQUENTIAL, "prores",
+           _r("prores", "sequential", "framewire-serve", "p50_ms", "floor-ffmpeg-decode", "p50_ms"),
+           1.2, "<="),
+    Target(4, SEQUENTIAL, "h264",
+           _r("h264", "sequential", "framewire-serve", "p50_ms", "floor-ffmpeg-decode", "p50_ms"),
+           1.2, "<="),
     Target(4, "batch, framewire serve frames/s / ffmpeg -threads 2 decode floor frames/s", "prores",
            _r("prores", "batch", "framewire-serve", "frames_per_s", "floor-ffmpeg-decode", "frames_per_s"),
            0.9, ">="),

@@ -4,10 +4,12 @@
 what a shell script does, T = frame n's time (see seek_time).
 
 ``FFmpegDecodeFloor``: ``ffmpeg -threads 2 [-ss T] -i M -frames:v K -pix_fmt rgb24 -f null -``
-over the same K consecutive frames as a batch request: how fast this machine can decode and
-convert, with both cores, with no transport at all. Its sample time is ffmpeg's own
-``-benchmark`` ``rtime`` (the decode+convert loop, without process start and probing, which
-would otherwise flatter a server), the wall time is kept in the sample's meta.
+over the same K consecutive frames as a batch request or a sequential run: how fast this
+machine can decode and convert, with both cores, with no transport at all. Its sample time is
+ffmpeg's own ``-benchmark`` ``rtime`` (the decode+convert loop; process start, probing and the
+input seek happen before ffmpeg starts that clock, and counting them would flatter a server),
+the wall time is kept in the sample's meta. Batches and sequential runs start at keyframes, so
+the uncounted seek is an index lookup, with no frame decoded and thrown away.
 """
 
 from __future__ import annotations
