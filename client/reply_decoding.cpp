@@ -78,20 +78,22 @@ Status replyStatus(const proto::Reply& reply) {
   return Status(protocol::fromProto(reply.status()), std::move(message));
 }
 
-Result<std::vector<Frame>> decodeFrames(protocol::ClientReply&& reply) {
+Result<DecodedFrames> decodeFrameFields(protocol::ClientReply&& reply) {
   if (reply.parts.empty() || reply.reply == nullptr) return malformedReply("no header");
   // The frames share the parts. Moving the vector keeps its elements in place, but take the
   // header again from the moved vector anyway: nothing below points into the old one.
-  auto parts = std::make_shared<const protocol::Multipart>(std::move(reply.parts));
+  DecodedFrames out;
+  out.parts = std::make_shared<const protocol::Multipart>(std::move(reply.parts));
   reply.reply = nullptr;
-  const auto* header = flatbuffers::GetRoot<proto::Reply>((*parts)[0].data());
+  const protocol::Multipart& parts = *out.parts;
+  const auto* header = flatbuffers::GetRoot<proto::Reply>(parts[0].data());
+  out.header = header;
   FW_RETURN_IF_ERROR(replyStatus(*header));
+  out.requestTimings = toTimings(header->timings());
 
-  std::vector<Frame> frames;
   const auto* frame_headers = header->frames();
-  if (!frame_headers) return frames;
-  frames.reserve(frame_headers->size());
-  const StageTimings request_timings = toTimings(header->timings());
+  if (!frame_headers) return out;
+  out.frames.reserve(frame_headers->size());
   const std::string worker = str(header->worker());
   for (flatbuffers::uoffset_t i = 0; i < frame_headers->size(); ++i) {
     const proto::FrameHeader* h = frame_headers->Get(i);
@@ -111,17 +113,25 @@ Result<std::vector<Frame>> decodeFrames(protocol::ClientReply&& reply) {
     fields.size = h->size();
     fields.cached = toCacheTier(h->cached());
     fields.timings = toTimings(h->timings());
-    fields.requestTimings = request_timings;
+    fields.requestTimings = out.requestTimings;
     fields.worker = worker;
     if (const auto* planes = h->planes()) {
       fields.planes.reserve(planes->size());
       for (flatbuffers::uoffset_t p = 0; p < planes->size(); ++p) {
-        FW_ASSIGN_OR_RETURN(FramePlane plane, locatePlane(*planes->Get(p), *parts, i, p));
+        FW_ASSIGN_OR_RETURN(FramePlane plane, locatePlane(*planes->Get(p), parts, i, p));
         fields.planes.push_back(plane);
       }
     }
-    frames.emplace_back(std::move(fields), parts);
+    out.frames.push_back(std::move(fields));
   }
+  return out;
+}
+
+Result<std::vector<Frame>> decodeFrames(protocol::ClientReply&& reply) {
+  FW_ASSIGN_OR_RETURN(DecodedFrames decoded, decodeFrameFields(std::move(reply)));
+  std::vector<Frame> frames;
+  frames.reserve(decoded.frames.size());
+  for (Frame::Fields& fields : decoded.frames) frames.emplace_back(std::move(fields), decoded.parts);
   return frames;
 }
 

@@ -7,6 +7,7 @@
 // Stateless functions; thread-safe.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "common/protocol.h"
@@ -22,6 +23,17 @@ Status replyStatus(const proto::Reply& reply);
 // The frames of an OK FRAMES reply, in reply order. Takes the parts over: the frames share
 // them and keep them alive. Every plane is checked against its part's bounds.
 Result<std::vector<Frame>> decodeFrames(protocol::ClientReply&& reply);
+
+// One message of a FRAMES reply, decoded but not yet made into Frames (a streamed reply's
+// frames get the request's totals from its last message, see client/stream_assembly.h).
+struct DecodedFrames {
+  std::shared_ptr<const protocol::Multipart> parts;  // [header][payload...]: what the planes point into
+  const proto::Reply* header = nullptr;              // view into (*parts)[0]
+  StageTimings requestTimings;                       // the message's Reply.timings
+  std::vector<Frame::Fields> frames;                 // in message order; requestTimings from this message
+};
+// Like decodeFrames: the message's own error status, or INTERNAL for a malformed frame.
+Result<DecodedFrames> decodeFrameFields(protocol::ClientReply&& reply);
 
 Result<MovieInfo> decodeMovieInfo(const proto::Reply& reply);
 

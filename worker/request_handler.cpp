@@ -105,7 +105,8 @@ class RequestHandler::Impl {
         converters_(kMaxIdleConverters, [threads = config_.convert_threads] {
           return std::make_unique<FrameConverter>(threads);
         }),
-        started_(Clock::now()) {
+        started_(Clock::now()),
+        read_ahead_(config_.read_ahead_frames) {
     if (config_.cache_bytes > 0 || !config_.disk_cache_dir.empty()) {
       FrameStoreConfig store;
       store.memory_bytes = config_.cache_bytes;
@@ -154,7 +155,7 @@ class RequestHandler::Impl {
       ++answered_from_memory_;
       context.total_us = microsecondsSince(start);
       WorkerReply reply = buildFramesReply(context, *spec, *outputs, requestOrder(wanted, distinct));
-      if (wanted.size() == 1) maybeReadAhead(request, prefix, wanted.front(), &reply);
+      if (wanted.size() == 1) maybeReadAhead(request, prefix, wanted.front());
       return reply;
     } catch (...) {
       return std::nullopt;  // handle() will answer it, with a proper status if it fails again
@@ -398,23 +399,37 @@ class RequestHandler::Impl {
     context->total_us = microsecondsSince(start);
     if (stream) return stream->finish(*context);
     WorkerReply reply = buildFramesReply(*context, spec, outputs, requestOrder(wanted, distinct));
-    if (!read_ahead_prefix.empty()) maybeReadAhead(request, read_ahead_prefix, wanted.front(), &reply);
+    if (!read_ahead_prefix.empty()) maybeReadAhead(request, read_ahead_prefix, wanted.front());
     return reply;
   }
 
-  // A forward reader (frame n after n-1, one frame per request) gets n+1 produced into the
-  // frame cache in the background (worker/decode/read_ahead.h). Not from within a read-ahead job.
-  void maybeReadAhead(const proto::Request& request, const std::string& prefix, int64_t n, WorkerReply* reply) {
-    if (in_read_ahead_ || !read_ahead_.servedAndContinues(prefix, n)) return;
-    auto next = std::make_shared<flatbuffers::DetachedBuffer>(singleFrameRequest(request, n + 1));
-    std::shared_ptr<ReplyDelivery> delivery = ReplyDelivery::watch(reply);
-    read_ahead_.submit([this, next, delivery] {
-      // After this reply has gone out (or a while, if the socket holds on to it).
-      delivery->wait(std::chrono::milliseconds(100));
+  // A forward reader (frame n after n-1, one frame per request) gets the next frames produced
+  // into the frame cache in the background (worker/decode/read_ahead.h). Not from within a
+  // read-ahead job.
+  void maybeReadAhead(const proto::Request& request, const std::string& prefix, int64_t n) {
+    if (in_read_ahead_) return;
+    std::vector<int64_t> ahead = read_ahead_.framesAhead(prefix, n);
+    if (ahead.empty()) return;
+    auto next = std::make_shared<flatbuffers::DetachedBuffer>(framesRequest(request, ahead));
+    read_ahead_.submit([this, next, prefix] {
       in_read_ahead_ = true;
       try {
+        const proto::Request& request = *flatbuffers::GetRoot<proto::Request>(next->data());
         ReplyContext context;
-        (void)frames(*flatbuffers::GetRoot<proto::Request>(next->data()), &context, Clock::now());
+        // Frames past the movie's end are left out, not an error for the rest.
+        auto index = movieIndex(request, &context.stages);
+        if (index.ok()) {
+          std::vector<int64_t> window;
+          for (const int64_t f : *request.frames()) {
+            if (f < (*index)->numFrames()) window.push_back(f);
+          }
+          const std::vector<int64_t> frames =
+              ReadAhead::refill(window, [&](int64_t f) { return store_->holds(prefix, f); });
+          if (!frames.empty()) {
+            const auto clamped = framesRequest(request, frames);
+            (void)this->frames(*flatbuffers::GetRoot<proto::Request>(clamped.data()), &context, Clock::now());
+          }
+        }
       } catch (...) {
         // A bet that did not pay; the client's own request will say what is wrong.
       }

@@ -48,6 +48,7 @@ struct RequestHandlerConfig {
   std::vector<std::string> roots;  // movie roots; a movie path resolves in the first root holding it
   size_t max_open_movies = 8;      // open demuxer+decoder sets kept per worker process (LRU)
   size_t max_movie_infos = 1024;   // movie metadata + index entries kept (LRU)
+  int read_ahead_frames = 6;       // frames produced ahead of a forward reader (worker/decode/read_ahead.h); 0: off
   int decoder_threads = 0;         // FFmpeg decoder threads per decoder; 0 = one per core
   int convert_threads = 0;         // swscale threads; 0 = one per core
   uint64_t max_reply_bytes = uint64_t(1) << 30;  // FRAMES replies larger than this are refused

@@ -19,6 +19,10 @@ void addWorkerFlags(ArgParser& args, WorkerFlags* flags) {
               &flags->workers);
   args.option("--heartbeat-ms", "MS", "heartbeat interval, default 1000", &flags->heartbeat_ms);
   args.option("--max-open-movies", "N", "open demuxers+decoders kept (LRU), default 8", &flags->max_open_movies);
+  args.option("--read-ahead", "N",
+              "frames produced into the RAM cache ahead of a client reading forward one frame per request "
+              "(0 = off), default 6",
+              &flags->read_ahead);
   args.option("--decoder-threads", "N", "FFmpeg threads per decoder, default 0 = one per core", &flags->decoder_threads);
   args.option("--convert-threads", "N", "swscale threads per conversion, default 0 = one per core",
               &flags->convert_threads);
@@ -93,6 +97,7 @@ Result<RequestHandlerConfig> WorkerFlags::handlerConfig() const {
   if (workers < 1) return Status::invalidArgument("--workers must be at least 1");
   if (heartbeat_ms < 10) return Status::invalidArgument("--heartbeat-ms must be at least 10");
   if (max_open_movies < 1) return Status::invalidArgument("--max-open-movies must be at least 1");
+  if (read_ahead < 0 || read_ahead > 64) return Status::invalidArgument("--read-ahead must be 0..64");
   if (decoder_threads < 0) return Status::invalidArgument("--decoder-threads must be 0 or more");
   if (convert_threads < 0) return Status::invalidArgument("--convert-threads must be 0 or more");
   if (max_movie_infos < 1) return Status::invalidArgument("--max-movie-infos must be at least 1");
@@ -118,6 +123,7 @@ Result<RequestHandlerConfig> WorkerFlags::handlerConfig() const {
   config.remote_timeout_ms = remote_timeout_ms;
   config.remote_revalidate_ms = remote_revalidate_ms;
   config.max_open_movies = static_cast<size_t>(max_open_movies);
+  config.read_ahead_frames = static_cast<int>(read_ahead);
   config.decoder_threads = static_cast<int>(decoder_threads);
   config.convert_threads = static_cast<int>(convert_threads);
   config.max_movie_infos = static_cast<size_t>(max_movie_infos);

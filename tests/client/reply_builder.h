@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/protocol.h"
@@ -35,10 +36,14 @@ struct FrameSpec {
 };
 
 // A FRAMES reply header: status OK unless given, one FrameHeader per spec.
+// `more` and `position` make it one message of a streamed reply (PROTOCOL.md 3); `totals` are
+// the request's Reply.timings (queue_us, total_us).
 inline flatbuffers::DetachedBuffer buildFramesReply(uint64_t id, const std::vector<FrameSpec>& specs,
                                                     proto::StatusCode status = proto::StatusCode::OK,
                                                     const std::string& message = "",
-                                                    const std::string& worker = "test-worker") {
+                                                    const std::string& worker = "test-worker",
+                                                    bool more = false, uint32_t position = 0,
+                                                    std::pair<int64_t, int64_t> totals_us = {123, 456}) {
   flatbuffers::FlatBufferBuilder builder(1024);
   std::vector<flatbuffers::Offset<proto::FrameHeader>> headers;
   for (const FrameSpec& spec : specs) {
@@ -50,9 +55,9 @@ inline flatbuffers::DetachedBuffer buildFramesReply(uint64_t id, const std::vect
         spec.pixel_format.c_str(), spec.encoding.c_str(), spec.sample_bytes, &planes, spec.size,
         proto::CacheTier::NONE, &timings));
   }
-  const proto::Timings totals(123, 0, 0, 0, 0, 456);
+  const proto::Timings totals(totals_us.first, 0, 0, 0, 0, totals_us.second);
   auto reply = proto::CreateReplyDirect(builder, id, status, message.c_str(), 0, &headers, nullptr, nullptr,
-                                        &totals, worker.c_str());
+                                        &totals, worker.c_str(), more, position);
   builder.Finish(reply);
   return builder.Release();
 }

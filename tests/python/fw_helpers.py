@@ -34,10 +34,12 @@ REPO = Path(__file__).resolve().parents[2]
 def build_reply(request_id: int, status: int = 0, message: str = "", *,
                 frames: Optional[List[dict]] = None, info: Optional[dict] = None,
                 entries: Optional[List[tuple]] = None, worker: str = "fake-worker",
-                timings: Optional[Sequence[int]] = None) -> bytes:
+                timings: Optional[Sequence[int]] = None, more: bool = False,
+                position: int = 0) -> bytes:
     """A serialized Reply. ``frames``: dicts with FrameHeader fields, ``planes`` as
     (part, offset, stride, row_bytes, rows) tuples; ``info``: MovieInfo fields;
-    ``entries``: (name, size) tuples; ``timings``: six microsecond values."""
+    ``entries``: (name, size) tuples; ``timings``: six microsecond values; ``more`` and
+    ``position``: a streamed reply's message (PROTOCOL.md 3)."""
     b = flatbuffers.Builder(1024)
     msg = b.CreateString(message) if message else None
     wrk = b.CreateString(worker) if worker else None
@@ -123,6 +125,10 @@ def build_reply(request_id: int, status: int = 0, message: str = "", *,
         RP.ReplyAddTimings(b, TM.CreateTimings(b, *timings))
     if wrk is not None:
         RP.ReplyAddWorker(b, wrk)
+    if more:
+        RP.ReplyAddMore(b, True)
+    if position:
+        RP.ReplyAddPosition(b, position)
     b.Finish(RP.ReplyEnd(b))
     return bytes(b.Output())
 
@@ -132,7 +138,9 @@ class FakeServer:
 
     ``handler`` gets the parsed ``Request`` and the running count of requests received and
     returns a list of parts after the protocol frame ([header, payload...]), or None to stay
-    silent. It may also return ("delay", seconds, parts) to answer later.
+    silent. It may also return ("delay", seconds, parts) to answer later, or
+    ("messages", [(seconds, parts), ...]) to send several messages (a streamed reply), each
+    that many seconds after the request.
     """
 
     def __init__(self, handler):
@@ -170,6 +178,12 @@ class FakeServer:
                 continue
             if isinstance(out, tuple) and out[0] == "delay":
                 self._pending.append((now + out[1], envelope + [b"FWC01"] + list(out[2])))
+                continue
+            if isinstance(out, tuple) and out[0] == "messages":
+                # Stable sort: messages due at the same moment keep their order.
+                for due, parts in out[1]:
+                    self._pending.append((now + due, envelope + [b"FWC01"] + list(parts)))
+                self._pending.sort(key=lambda p: p[0])
                 continue
             self.sock.send_multipart(envelope + [b"FWC01"] + list(out))
 

@@ -200,18 +200,21 @@ TEST(FramePrefetcherTest, BatchesDecodeAheadAndStayExact) {
 }
 
 TEST(ReadAheadTest, NoticesForwardReadersAndBoundsItsWork) {
-  ReadAhead read_ahead;
-  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 10));
-  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 11)) << "one step may be chance";
-  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 12));
-  EXPECT_FALSE(read_ahead.servedAndContinues("movie b", 13)) << "another movie or output";
+  ReadAhead read_ahead(3);
+  using Frames = std::vector<int64_t>;
+  EXPECT_EQ(read_ahead.framesAhead("movie a", 10), Frames{});
+  EXPECT_EQ(read_ahead.framesAhead("movie a", 11), Frames{}) << "one step may be chance";
+  EXPECT_EQ(read_ahead.framesAhead("movie a", 12), (Frames{13, 14, 15}));
+  EXPECT_EQ(read_ahead.framesAhead("movie b", 13), Frames{}) << "another movie or output";
   // Two interleaved forward readers of one movie both count.
-  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 100));
-  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 13));
-  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 101));
-  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 14));
-  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 102));
-  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 50)) << "a jump is not forward reading";
+  EXPECT_EQ(read_ahead.framesAhead("movie a", 100), Frames{});
+  EXPECT_EQ(read_ahead.framesAhead("movie a", 13), (Frames{14, 15, 16}));
+  EXPECT_EQ(read_ahead.framesAhead("movie a", 101), Frames{});
+  EXPECT_EQ(read_ahead.framesAhead("movie a", 14), (Frames{15, 16, 17}));
+  EXPECT_EQ(read_ahead.framesAhead("movie a", 102), (Frames{103, 104, 105}));
+  EXPECT_EQ(read_ahead.framesAhead("movie a", 50), Frames{}) << "a jump is not forward reading";
+  ReadAhead off(0);
+  for (int64_t n : {1, 2, 3, 4}) EXPECT_EQ(off.framesAhead("movie a", n), Frames{}) << "depth 0: off";
 
   std::mutex mutex;
   std::condition_variable cv;
@@ -235,19 +238,6 @@ TEST(ReadAheadTest, NoticesForwardReadersAndBoundsItsWork) {
   EXPECT_EQ(read_ahead.jobsRun(), 3u) << "one running, at most two waiting";
   EXPECT_EQ(read_ahead.jobsDropped(), 3u);
   EXPECT_EQ(ran.load(), 3);
-}
-
-TEST(ReadAheadTest, DeliveryIsSignalledWhenThePayloadIsReleased) {
-  WorkerReply reply;
-  auto data = std::make_shared<std::vector<uint8_t>>(16, 1);
-  reply.payload.push_back(PayloadPart{data, data->data(), data->size()});
-  auto delivery = ReplyDelivery::watch(&reply);
-  EXPECT_FALSE(delivery->wait(std::chrono::milliseconds(1)));
-  std::thread sender([moved = std::move(reply)]() mutable { moved.payload.clear(); });  // "sent"
-  sender.join();
-  EXPECT_TRUE(delivery->wait(std::chrono::milliseconds(1000)));
-  WorkerReply empty;
-  EXPECT_TRUE(ReplyDelivery::watch(&empty)->wait(std::chrono::milliseconds(0)));
 }
 
 // Forward single-frame requests, cache on: after the first two, the next frame is produced

@@ -173,6 +173,10 @@ Result<std::vector<FrameOutput>> FrameStore::produce(const std::string& key_pref
   return result;
 }
 
+bool FrameStore::holds(const std::string& key_prefix, int64_t frame) {
+  return memory_.peek(frameCacheKey(key_prefix, frame)) != nullptr;
+}
+
 Result<FrameOutput> FrameStore::fill(const std::string& key, int64_t frame, FrameCache::Claim claim, bool compact,
                                      const Decode& decode) {
   const Clock::time_point start = Clock::now();

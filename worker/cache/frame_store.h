@@ -71,6 +71,9 @@ class FrameStore {
   std::optional<std::vector<FrameOutput>> fromMemory(const std::string& key_prefix,
                                                      const std::vector<int64_t>& frames);
 
+  // True when the RAM tier holds the frame; counts nothing.
+  bool holds(const std::string& key_prefix, int64_t frame);
+
   // {"memory": {...}, "disk": {...}} with the tiers' counters.
   JsonValue statsJson() const;
   // The same shape for a worker without caches.

@@ -4,7 +4,7 @@
 
 namespace framewire {
 
-ReadAhead::ReadAhead() : thread_([this] { loop(); }) {}
+ReadAhead::ReadAhead(int depth) : depth_(depth), thread_([this] { loop(); }) {}
 
 ReadAhead::~ReadAhead() {
   {
@@ -16,7 +16,7 @@ ReadAhead::~ReadAhead() {
   thread_.join();
 }
 
-bool ReadAhead::servedAndContinues(const std::string& key, int64_t n) {
+std::vector<int64_t> ReadAhead::framesAhead(const std::string& key, int64_t n) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (recent_.size() >= kMaxKeys && recent_.find(key) == recent_.end()) recent_.clear();
   std::deque<int64_t>& recent = recent_[key];
@@ -26,7 +26,20 @@ bool ReadAhead::servedAndContinues(const std::string& key, int64_t n) {
   recent.erase(std::remove(recent.begin(), recent.end(), n), recent.end());
   recent.push_back(n);
   if (recent.size() > kRecentPerKey) recent.pop_front();
-  return continues;
+  std::vector<int64_t> ahead;
+  if (!continues) return ahead;
+  for (int64_t f = n + 1; f <= n + depth_; ++f) ahead.push_back(f);
+  return ahead;
+}
+
+std::vector<int64_t> ReadAhead::refill(const std::vector<int64_t>& window,
+                                       const std::function<bool(int64_t)>& held) {
+  std::vector<int64_t> missing;
+  for (const int64_t frame : window) {
+    if (!held(frame)) missing.push_back(frame);
+  }
+  if (2 * (window.size() - missing.size()) >= window.size() && !window.empty()) missing.clear();
+  return missing;
 }
 
 void ReadAhead::submit(std::function<void()> job) {
@@ -67,37 +80,9 @@ uint64_t ReadAhead::jobsDropped() const {
   return dropped_;
 }
 
-std::shared_ptr<ReplyDelivery> ReplyDelivery::watch(WorkerReply* reply) {
-  auto watch = std::make_shared<ReplyDelivery>();
-  if (reply->payload.empty()) {
-    watch->delivered();
-    return watch;
-  }
-  // The token's deleter runs when the last copy of the part's owner goes: after the send.
-  std::shared_ptr<const void> token(nullptr, [watch](const void*) { watch->delivered(); });
-  PayloadPart& part = reply->payload.front();
-  using Both = std::pair<std::shared_ptr<const void>, std::shared_ptr<const void>>;
-  part.owner = std::make_shared<Both>(std::move(part.owner), std::move(token));
-  return watch;
-}
-
-void ReplyDelivery::delivered() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    delivered_ = true;
-  }
-  wake_.notify_all();
-}
-
-bool ReplyDelivery::wait(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  return wake_.wait_for(lock, timeout, [this] { return delivered_; });
-}
-
-flatbuffers::DetachedBuffer singleFrameRequest(const proto::Request& request, int64_t frame) {
-  flatbuffers::FlatBufferBuilder builder(256);
+flatbuffers::DetachedBuffer framesRequest(const proto::Request& request, const std::vector<int64_t>& frames) {
+  flatbuffers::FlatBufferBuilder builder(256 + 8 * frames.size());
   const auto movie = builder.CreateString(request.movie() ? request.movie()->str() : "");
-  const std::vector<int64_t> frames{frame};
   const auto frames_offset = builder.CreateVector(frames);
   const auto format = builder.CreateString(request.format() ? request.format()->str() : "");
   const auto encoding = builder.CreateString(request.encoding() ? request.encoding()->str() : "");

@@ -1,24 +1,26 @@
-// ReadAhead: produces the next frame in the background for clients that read a movie forward,
-// one frame per request (n, n+1, n+2, ...).
+// ReadAhead: produces the next frames in the background for clients that read a movie
+// forward, one frame per request (n, n+1, n+2, ...).
 //
 // Such a client waits for each reply before it asks for the next frame, so without read-ahead
 // the worker idles while the reply travels and the client works on it, and the client waits
 // for a decode and a conversion on every request. When a single-frame request for frame n
 // follows ones for n-1 and n-2 (same movie and output parameters; among the last few frames
-// served, so two interleaved forward readers both count), the handler asks ReadAhead to produce n+1
-// now: decoded and converted by the reader already positioned there, into the frame cache,
-// where the next request finds it (or waits for it, if it is still being produced: the cache
-// decodes a frame once however many want it).
+// served, so two interleaved forward readers both count), the window n+1..n+depth is worth
+// having in the frame cache. Once fewer than half of it is there, the handler produces the
+// rest in one forward pass of the reader already positioned there, into the cache, where the
+// next requests find them (or wait for one still being produced: the cache decodes a frame
+// once however many want it). Each request looks at the whole window again, so a job that
+// was dropped loses nothing.
+//
+// Why a window, refilled in runs, and not just n+1: with n+1 alone, the decode of n+1 and the
+// sending of n take turns (per frame: a decode, then a transfer), and a decoder with frame
+// threads decodes one frame at a time. With frames in the cache ahead of the reader, each
+// request is a cache hit sent at once while the decoder works on several frames after it:
+// decode and transfer overlap, and the decoder's threads all have work.
 //
 // Work is bounded: one background thread, at most a couple of jobs waiting (more are
-// dropped: read-ahead is a bet, never a backlog), and the job is an ordinary request for one
-// frame, so it competes for readers and converters like any other.
-//
-// A job first waits (briefly) until the reply that triggered it has left the process (its
-// payload's last reference dropped: the socket sent it; see ReplyDelivery). On a small
-// machine, decoding the next frame while the current one is being sent slows the sending
-// down by as much as the decode costs; afterwards, it uses the time the client spends on
-// the frame it just received.
+// dropped: read-ahead is a bet, never a backlog), at most `depth` frames per reader ahead,
+// and a job is an ordinary request, so it competes for readers and converters like any other.
 //
 // Thread-safety: every method may be called concurrently; jobs run on the internal thread.
 #pragma once
@@ -33,6 +35,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -43,14 +46,22 @@ namespace framewire {
 
 class ReadAhead {
  public:
-  ReadAhead();
+  // `depth`: frames produced ahead of a forward reader (0 disables read-ahead).
+  explicit ReadAhead(int depth = kDefaultDepth);
   ~ReadAhead();  // drops waiting jobs, waits for the running one
   ReadAhead(const ReadAhead&) = delete;
   ReadAhead& operator=(const ReadAhead&) = delete;
 
-  // Records that frame n was served for `key` (movie + output parameters); true when n-1 and
-  // n-2 were among the last frames served for it, i.e. n+1 is worth producing ahead.
-  bool servedAndContinues(const std::string& key, int64_t n);
+  static constexpr int kDefaultDepth = 6;
+
+  // Records that frame n was served for `key` (movie + output parameters); when n-1 and n-2
+  // were among the last frames served for it, returns the window n+1..n+depth worth having
+  // produced ahead, else nothing.
+  std::vector<int64_t> framesAhead(const std::string& key, int64_t n);
+
+  // The frames of `window` to produce now: those not `held` (in the cache), once fewer than
+  // half of the window is held; else none (the next refill makes a longer run).
+  static std::vector<int64_t> refill(const std::vector<int64_t>& window, const std::function<bool(int64_t)>& held);
 
   // Runs `job` on the background thread; dropped when enough work is already waiting.
   void submit(std::function<void()> job);
@@ -65,9 +76,10 @@ class ReadAhead {
   static constexpr size_t kMaxKeys = 256;      // movies x outputs remembered
   static constexpr size_t kMaxWaitingJobs = 2;
 
+  const int depth_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::unordered_map<std::string, std::deque<int64_t>> recent_;
+  std::unordered_map<std::string, std::deque<int64_t>> recent_;  // per key, the last frames served
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   uint64_t run_ = 0;
@@ -75,24 +87,7 @@ class ReadAhead {
   std::thread thread_;
 };
 
-// Knows when a reply's pixels have been sent: watch() ties a token to the reply's first
-// payload part, released when the socket lets go of it.
-class ReplyDelivery {
- public:
-  // Watches `reply` (a reply without payload counts as delivered at once).
-  static std::shared_ptr<ReplyDelivery> watch(WorkerReply* reply);
-  // True once delivered; false when `timeout` passed first.
-  bool wait(std::chrono::milliseconds timeout);
-
- private:
-  void delivered();
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool delivered_ = false;
-};
-
-// A copy of FRAMES request `request` (same movie and output parameters) asking for frame
-// `frame` only.
-flatbuffers::DetachedBuffer singleFrameRequest(const proto::Request& request, int64_t frame);
+// A copy of FRAMES request `request` (same movie and output parameters) asking for `frames`.
+flatbuffers::DetachedBuffer framesRequest(const proto::Request& request, const std::vector<int64_t>& frames);
 
 }  // namespace framewire

@@ -9,11 +9,17 @@
 //   const framewire::FramePlane& rgb = frame->planes()[0];  // points into the received message
 //
 // Requests are synchronous and follow the Lazy Pirate pattern (PROTOCOL.md section 5): the
-// client waits up to `timeout` for each attempt, resends up to `retries` more times, and then
-// returns a TIMEOUT status. A REQ socket is closed (linger 0) and reopened after a timed-out
-// attempt; a DEALER keeps its socket and skips replies to requests it no longer waits for
-// (matched on the request id). Errors the server reports come back as the Result's Status
-// (code and message); nothing here throws.
+// client waits up to `timeout` for each attempt, resends up to `retries` more times (each
+// attempt under a new request id), and then returns a TIMEOUT status. A REQ socket is closed
+// (linger 0) and reopened after a timed-out attempt; a DEALER keeps its socket and skips
+// replies to requests it no longer waits for (matched on the request id). Errors the server
+// reports come back as the Result's Status (code and message); nothing here throws.
+//
+// Over a DEALER, getFrames/getFramesAt with more than one frame ask for a streamed reply
+// (PROTOCOL.md 3): the frames arrive in several messages while later ones are still being
+// decoded, and `timeout` counts from the last message received, so a long batch that keeps
+// arriving is not cut off (the broker's deadline, `serverDeadline`, still bounds the whole
+// request). A REQ socket takes every reply in one message.
 //
 // Thread-safety: a Client is used by one thread at a time (it owns one ZeroMQ socket, and
 // ZeroMQ sockets are not thread-safe). Use one Client per thread for parallel requests. A
@@ -40,7 +46,7 @@ enum class SocketType {
 };
 
 struct ClientOptions {
-  // How long one attempt waits for its reply.
+  // How long one attempt waits for its reply (for a streamed reply: for each message).
   std::chrono::milliseconds timeout{10000};
   // Attempts after the first one times out (so at most 1 + retries sends per call).
   int retries = 2;
@@ -92,7 +98,9 @@ class Client {
   Result<Frame> getFrame(const std::string& movie, int64_t index, const FrameOptions& options = {});
 
   // Several frames in one request, returned in the order of `indices` (duplicates allowed).
-  // The frames share the reply's messages. All succeed, or the first failure is returned.
+  // Each frame keeps the reply message it came in alive (frames of one message share it);
+  // over a DEALER the reply may be several messages (streamed). All succeed, or the first
+  // failure is returned; a streamed reply that leaves a position empty is INTERNAL.
   Result<std::vector<Frame>> getFrames(const std::string& movie, const std::vector<int64_t>& indices,
                                        const FrameOptions& options = {});
 
@@ -101,7 +109,8 @@ class Client {
   // movie's end: OUT_OF_RANGE.
   Result<Frame> getFrameAt(const std::string& movie, double seconds, const FrameOptions& options = {});
 
-  // The frames displayed at each of `seconds`, in one request, in that order.
+  // The frames displayed at each of `seconds`, in one request, in that order (streamed over a
+  // DEALER, as getFrames is).
   Result<std::vector<Frame>> getFramesAt(const std::string& movie, const std::vector<double>& seconds,
                                          const FrameOptions& options = {});
 

@@ -3,7 +3,9 @@
 The client speaks the client side of proto/PROTOCOL.md over one ZeroMQ socket (DEALER by
 default, or REQ) connected to a broker's frontend or to ``framewire serve``. It waits for
 each reply with a timeout and retries (Lazy Pirate, PROTOCOL.md section 5); replies are
-received with ``copy=False`` so frames are numpy views on the received message buffers.
+received with ``copy=False`` so frames are numpy views on the received message buffers. A
+DEALER asks for batches of frames as streamed replies (PROTOCOL.md 3, several messages put
+together by :class:`~framewire.stream.StreamAssembly`).
 
 Thread-safety: a Client is NOT thread-safe (ZeroMQ sockets must not be shared between
 threads). Use one Client per thread; they may share a ``zmq.Context``. The Frames it
@@ -22,20 +24,35 @@ from . import protocol
 from .errors import ProtocolError, Timeout
 from .frame import Frame
 from .protocol import CLIENT_PROTOCOL, ListEntry, MovieInfo, PathLike, RequestKind
+from .stream import StreamAssembly
 
 __all__ = ["Client"]
 
 _SOCKET_TYPES = {"dealer": zmq.DEALER, "req": zmq.REQ}
 
 
+class _OneReply:
+    """The collector of a reply that is one message (INFO, LIST, STATS)."""
+
+    def __init__(self):
+        self.reply = None
+        self.payload = None
+
+    def add(self, reply, payload) -> bool:
+        protocol.check_status(reply)
+        self.reply, self.payload = reply, payload
+        return True
+
+
 class Client:
     """A connection to a framewire server.
 
     ``endpoint`` is the server's client endpoint (``tcp://host:5555``, ``ipc://...``).
-    ``timeout`` is how long, in seconds, to wait for each attempt's reply; ``retries`` how
-    many times to send the request again when no reply comes (so a call gives up after about
-    ``timeout * (retries + 1)`` seconds and raises :class:`~framewire.Timeout`). Reads are
-    idempotent, so retrying is always safe.
+    ``timeout`` is how long, in seconds, to wait for each attempt's reply (for a streamed
+    reply: for each of its messages); ``retries`` how many times to send the request again
+    when no reply comes (so a call gives up after about ``timeout * (retries + 1)`` seconds
+    of silence and raises :class:`~framewire.Timeout`). Reads are idempotent, so retrying is
+    always safe.
 
     ``socket_type`` is ``"dealer"`` (default: keeps its socket across retries and ignores
     late replies to earlier attempts) or ``"req"`` (closes and reopens its socket after a
@@ -111,17 +128,21 @@ class Client:
         """Several frames of ``movie`` in one request, returned in the order asked for.
 
         Indices may come in any order and repeat; the server decodes each needed frame once
-        in a forward pass. The whole reply is one message, so keep batches to what fits in
-        memory. The request fails as a whole with the first failing frame's status.
-        Options as for :meth:`get_frame`.
+        in a forward pass. On a DEALER socket (the default) a batch is asked for as a
+        streamed reply (PROTOCOL.md 3): it arrives in several messages while later frames are
+        still being decoded, each frame a view on the message it came in, and ``timeout``
+        counts from the last message received, so a long batch that keeps arriving is not cut
+        off (the broker's deadline, ``server_timeout``, still bounds the whole request). On a
+        REQ socket the whole reply is one message. Either way all the frames are held in
+        memory at once, so keep batches to what fits. The request fails as a whole with the
+        first failing frame's status. Options as for :meth:`get_frame`.
         """
         wanted = [int(i) for i in indices]
         if not wanted:
             return []
-        reply, payload, rtt = self._call(
-            RequestKind.FRAMES, movie, frames=wanted, format=format, encoding=encoding,
-            quality=quality, crop=crop, width=width, height=height)
-        return protocol.frames_from_reply(reply, payload, requested=wanted, round_trip=rtt)
+        return self._get(movie, len(wanted), wanted, frames=wanted, format=format,
+                         encoding=encoding, quality=quality, crop=crop, width=width,
+                         height=height)
 
     def get_frame_at(self, movie: PathLike, seconds: float, format: str = "rgb24", *,
                      encoding: Optional[str] = None, quality: Optional[int] = None,
@@ -141,18 +162,14 @@ class Client:
                       height: Optional[int] = None) -> List[Frame]:
         """The frames displayed at each of ``seconds``, in one request, in the order asked
         for (times that fall on the same frame give that frame again). Options as for
-        :meth:`get_frame`.
+        :meth:`get_frame`. Streamed on a DEALER socket, as :meth:`get_frames` is.
         """
         wanted = [float(t) for t in seconds]
         if not wanted:
             return []
-        reply, payload, rtt = self._call(
-            RequestKind.FRAMES, movie, times=wanted, format=format, encoding=encoding,
-            quality=quality, crop=crop, width=width, height=height)
-        frames = protocol.frames_from_reply(reply, payload, round_trip=rtt)
-        if len(frames) != len(wanted):
-            raise ProtocolError(f"asked for {len(wanted)} frames by time, the reply has {len(frames)}")
-        return frames
+        return self._get(movie, len(wanted), None, times=wanted, format=format,
+                         encoding=encoding, quality=quality, crop=crop, width=width,
+                         height=height)
 
     def stats(self) -> dict:
         """The server's statistics as a dict (PROTOCOL.md, STATS).
@@ -220,7 +237,33 @@ class Client:
         return max(0, int(round(self.server_timeout * 1000)))
 
     def _call(self, kind: int, movie: PathLike, **fields):
-        """Sends one request with retries; returns (Reply, payload parts, round-trip s)."""
+        """Sends one request whose reply is one message; returns (Reply, payload parts,
+        round-trip s)."""
+        one, rtt = self._exchange(kind, movie, _OneReply, **fields)
+        return one.reply, one.payload, rtt
+
+    def _get(self, movie: PathLike, count: int, requested: Optional[List[int]], **fields):
+        """A FRAMES request for ``count`` frames: streamed on a DEALER when it asks for more
+        than one frame; the frames in request order."""
+        stream = self.socket_type == "dealer" and count > 1
+        assembly, rtt = self._exchange(
+            RequestKind.FRAMES, movie,
+            lambda: StreamAssembly(count, requested=requested, streamed=stream),
+            stream=stream, **fields)
+        return assembly.frames(round_trip=rtt)
+
+    def _exchange(self, kind: int, movie: PathLike, collector, *, stream: bool = False,
+                  **fields):
+        """Sends one request with retries (Lazy Pirate) and feeds its reply's messages to a
+        fresh ``collector()`` per attempt (``add(reply, payload)`` returns True on the last
+        message, raises on an error status). Returns (collector, round-trip s).
+
+        Each attempt waits ``timeout`` for a message; every message of the reply starts that
+        wait again, so a streamed reply that keeps arriving is never cut off. An unanswered
+        attempt is resent under a new id. A DEALER takes a one-message reply to any attempt
+        of this call (a late answer is as good as the retry's), but a streamed reply only
+        from the current attempt: messages of two dispatches are never mixed.
+        """
         if self._closed:
             raise ValueError("the framewire client is closed")
         dealer = self.socket_type == "dealer"
@@ -229,25 +272,36 @@ class Client:
         attempts = self.retries + 1
         for attempt in range(attempts):
             request_id = next(self._ids)
-            body = protocol.build_request(request_id, kind, movie,
-                                          timeout_ms=self._timeout_ms(), **fields)
+            body = protocol.build_request(request_id, kind, movie, timeout_ms=self._timeout_ms(),
+                                          stream=stream, **fields)
             frames = [b"", CLIENT_PROTOCOL, body] if dealer else [CLIENT_PROTOCOL, body]
             deadline = time.monotonic() + self.timeout
+            collected = collector()
+            done = False
+            received = False
             try:
-                got = None
                 if self._send(frames, deadline):
                     sent_ids.add(request_id)
-                    got = self._receive(sent_ids, deadline, dealer)
+                    accepted = {request_id} if stream else sent_ids
+                    while True:
+                        got = self._receive(accepted, deadline, dealer)
+                        if got is None:
+                            break
+                        received = True
+                        if collected.add(*got):
+                            done = True
+                            break
+                        deadline = time.monotonic() + self.timeout
             except BaseException:
-                # Interrupted (KeyboardInterrupt, a ProtocolError on REQ...): a REQ socket is
-                # now stuck waiting for a reply that will not be read; give it a fresh start.
-                if not dealer and not self._closed:
+                # Interrupted (KeyboardInterrupt, a ProtocolError on REQ...) before its reply
+                # came: a REQ socket is now stuck waiting for a reply that will not be read;
+                # give it a fresh start. (After its one reply, an error status included, it is
+                # ready to send again.)
+                if not dealer and not received and not self._closed:
                     self._reopen()
                 raise
-            if got is not None:
-                reply, payload = got
-                protocol.check_status(reply)
-                return reply, payload, time.monotonic() - start
+            if done:
+                return collected, time.monotonic() - start
             if not dealer:
                 self._reopen()
         raise Timeout(f"no reply from {self.endpoint} after {attempts} attempt(s) of "

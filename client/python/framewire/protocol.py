@@ -10,6 +10,9 @@ Message layout (sections 2 and 3 of PROTOCOL.md)::
     request:  [""]["FWC01"][Request]                  ("" is added by a REQ socket itself)
     reply:    [""]["FWC01"][Reply][payload parts...]  ("" is stripped by a REQ socket)
 
+A FRAMES request with ``stream`` may be answered by several such messages
+(:mod:`framewire.stream` puts them together).
+
 Nothing here keeps state; every function is safe to call from any thread.
 """
 
@@ -129,11 +132,13 @@ def build_request(request_id: int, kind: int, movie: PathLike = "", *,
                   encoding: Optional[str] = None, quality: Optional[int] = None,
                   crop: Optional[Sequence[int]] = None, width: Optional[int] = None,
                   height: Optional[int] = None, timeout_ms: int = 0,
-                  times: Optional[Iterable[float]] = None) -> bytes:
+                  times: Optional[Iterable[float]] = None, stream: bool = False) -> bytes:
     """A serialized FlatBuffers ``Request`` (part 2 of a client request).
 
     ``kind`` is a :class:`RequestKind` value; ``crop`` is ``(x, y, width, height)``;
-    ``times`` are frame times in seconds (``Request.times``).
+    ``times`` are frame times in seconds (``Request.times``). ``stream`` asks for a FRAMES
+    reply in several messages (``Request.stream``, PROTOCOL.md 3): only for a DEALER socket,
+    which can receive them; see :class:`framewire.stream.StreamAssembly`.
     Values are not checked against the lists of formats and encodings: the server answers
     INVALID_ARGUMENT for what it does not know.
     """
@@ -177,6 +182,8 @@ def build_request(request_id: int, kind: int, movie: PathLike = "", *,
         _Request.RequestAddHeight(b, _int32("height", height))
     if timeout_ms:
         _Request.RequestAddTimeoutMs(b, min(int(timeout_ms), 0xFFFFFFFF))
+    if stream:
+        _Request.RequestAddStream(b, True)
     b.Finish(_Request.RequestEnd(b))
     return bytes(b.Output())
 
@@ -260,8 +267,9 @@ def entries_from_reply(reply: Reply) -> List[ListEntry]:
 def frames_from_reply(reply: Reply, parts: Sequence[Any],
                       requested: Optional[Sequence[int]] = None,
                       round_trip: float = 0.0) -> List[Frame]:
-    """The frames of an OK reply to FRAMES, as views on ``parts`` (the payload parts after
-    the header: ``zmq.Frame`` objects, or anything that exports a buffer).
+    """The frames of an OK reply to FRAMES (for a streamed reply: of one of its messages,
+    see :mod:`framewire.stream`), as views on ``parts`` (the payload parts after the header:
+    ``zmq.Frame`` objects, or anything that exports a buffer).
 
     With ``requested``, checks that the reply has one frame per requested index, with that
     index, in that order (a server that sent another frame would be a serious bug).

@@ -1,0 +1,136 @@
+"""Streamed FRAMES replies (PROTOCOL.md 3) end to end: the Python client's DEALER asks for a
+batch as a stream, REAL servers (framewire-broker + 2 framewire-worker, and ``framewire
+serve``) answer it in several messages, and the frames must be exactly those of the same
+request over a REQ socket (never streamed), in request order.
+
+The movie is 1280x720 so a 40-frame rgb24 batch (about 110 MB) is well over the worker's run
+size (8 MiB a message): a cold batch in presentation order must arrive in several messages.
+Each server runs on its own movie root, so its caches and counters are this module's alone.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import framewire
+from conftest import BUILD_DIR, have_binaries
+import fw_helpers as H
+
+W, H_ = 1280, 720
+MOVIE = "stream/h264-720p.mp4"
+NUM_FRAMES = 60
+
+
+@pytest.fixture(scope="module")
+def stream_root(tmp_path_factory):
+    import shutil
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    root = tmp_path_factory.mktemp("framewire-stream-root")
+    path = root / MOVIE
+    path.parent.mkdir(parents=True)
+    H.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size={W}x{H_}:rate=24",
+           "-vf", "noise=alls=12:allf=t", "-frames:v", str(NUM_FRAMES), "-c:v", "libx264",
+           "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "12", "-bf", "2",
+           "-x264-params", "scenecut=0", str(path)])
+    return root
+
+
+@pytest.fixture(scope="module", params=["distributed", "embedded"])
+def stream_server(request, stream_root, log_dir):
+    if request.param == "distributed":
+        if not have_binaries("framewire-broker", "framewire-worker"):
+            pytest.skip(f"framewire-broker/framewire-worker not built in {BUILD_DIR}/bin")
+        cluster = H.start_distributed(BUILD_DIR, stream_root, log_dir, workers=2, tag="stream")
+    else:
+        if not have_binaries("framewire"):
+            pytest.skip(f"framewire (serve) not built in {BUILD_DIR}/bin")
+        cluster = H.start_embedded(BUILD_DIR, stream_root, log_dir, workers=2)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def md5s(stream_root):
+    return H.frame_md5s(stream_root / MOVIE)
+
+
+def partials(client) -> int:
+    return int(client.stats()["broker"].get("partials", 0))
+
+
+def messages(frames) -> int:
+    """How many reply messages the frames came in (frames of one message share its parts)."""
+    return len({id(f.parts) for f in frames})
+
+
+def assert_same_frames(streamed, single, wanted):
+    assert [f.index for f in streamed] == wanted
+    assert [f.index for f in single] == wanted
+    for pos, (a, b) in enumerate(zip(streamed, single)):
+        assert a.array.shape == (H_, W, 3), pos
+        assert np.array_equal(a.array, b.array), f"position {pos} (frame {wanted[pos]}) differs"
+
+
+def test_a_cold_batch_arrives_in_several_messages_and_matches_req(stream_server):
+    wanted = list(range(40))
+    with framewire.Client(stream_server.endpoint, timeout=60, retries=0) as dealer, \
+            framewire.Client(stream_server.endpoint, timeout=60, retries=0, socket_type="req") as req:
+        before = partials(dealer)
+        streamed = dealer.get_frames(MOVIE, wanted)
+        after = partials(dealer)
+        single = req.get_frames(MOVIE, wanted)
+    assert after > before, "the broker forwarded no PARTIAL for a cold 110 MB batch"
+    assert messages(streamed) > 1
+    assert messages(single) == 1
+    assert_same_frames(streamed, single, wanted)
+    # Every frame holds its own message's parts; its pixels are a view on them.
+    for f in streamed:
+        assert np.shares_memory(f.array, np.frombuffer(f.parts[f.layout[0].part].buffer, np.uint8))
+    # The request's totals (from the last message) and the round trip are on every frame.
+    assert all(f.timings.round_trip > 0 for f in streamed)
+
+
+def test_shuffled_batch_with_duplicates_matches_req(stream_server):
+    rng = random.Random(7)
+    wanted = rng.sample(range(NUM_FRAMES), 30)
+    wanted += [wanted[3], wanted[3], wanted[17], 0, NUM_FRAMES - 1]
+    rng.shuffle(wanted)
+    with framewire.Client(stream_server.endpoint, timeout=60, retries=0) as dealer, \
+            framewire.Client(stream_server.endpoint, timeout=60, retries=0, socket_type="req") as req:
+        streamed = dealer.get_frames(MOVIE, wanted)
+        single = req.get_frames(MOVIE, wanted)
+    assert_same_frames(streamed, single, wanted)
+
+
+def test_streamed_native_batch_matches_ffmpeg_md5(stream_server, md5s):
+    # Native yuv420p at 720p is 1.4 MB a frame: 48 frames in presentation order from the end
+    # of the movie (other tests leave the start cached) still make several runs.
+    wanted = list(range(NUM_FRAMES - 48, NUM_FRAMES))
+    with framewire.Client(stream_server.endpoint, timeout=60, retries=0) as c:
+        frames = c.get_frames(MOVIE, wanted, format="native")
+    assert [f.index for f in frames] == wanted
+    for f in frames:
+        assert H.md5(f.tobytes()) == md5s[f.index], f"frame {f.index} differs from ffmpeg's"
+
+
+def test_streamed_batch_by_time_matches_req(stream_server):
+    seconds = [i / 24 + 0.01 for i in range(0, NUM_FRAMES, 2)] + [0.0, 1.0, 0.5, 1.0]
+    with framewire.Client(stream_server.endpoint, timeout=60, retries=0) as dealer, \
+            framewire.Client(stream_server.endpoint, timeout=60, retries=0, socket_type="req") as req:
+        streamed = dealer.get_frames_at(MOVIE, seconds)
+        single = req.get_frames_at(MOVIE, seconds)
+    wanted = [f.index for f in single]
+    assert wanted[:NUM_FRAMES // 2] == list(range(0, NUM_FRAMES, 2))
+    assert_same_frames(streamed, single, wanted)
+
+
+def test_error_in_a_streamed_batch_is_raised(stream_server):
+    with framewire.Client(stream_server.endpoint, timeout=60, retries=0) as c:
+        with pytest.raises(framewire.OutOfRange):
+            c.get_frames(MOVIE, [1, 2, 3, NUM_FRAMES + 5, 4])
+        # The client is in step afterwards.
+        assert [f.index for f in c.get_frames(MOVIE, [5, 6])] == [5, 6]
