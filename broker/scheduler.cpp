@@ -94,6 +94,7 @@ Actions Scheduler::onClientRequest(protocol::ClientRequest&& request, TimePoint 
   pending.request_id = request_id;
   pending.received_at = now;
   pending.deadline = deadlineFor(timeout_ms, now);
+  pending.timeout_ms = timeout_ms;
   pending.movie = std::move(movie);
   deadlines_.emplace(pending.deadline, serial);
   pending.queued = true;
@@ -169,7 +170,7 @@ Actions Scheduler::onWorkerMessage(protocol::WorkerMessage&& message, TimePoint 
       handleReply(worker, std::move(message), now, out);
       break;
     case WorkerCommand::kPartial:
-      handlePartial(worker, std::move(message), out);
+      handlePartial(worker, std::move(message), now, out);
       break;
     case WorkerCommand::kDisconnect:
       loseWorker(message.identity, "disconnected", 0, now, out);
@@ -417,7 +418,7 @@ void Scheduler::handleReply(Worker& worker, protocol::WorkerMessage&& message, T
   out.push_back(ForwardReply{std::move(done.envelope), std::move(message.header_and_payload)});
 }
 
-void Scheduler::handlePartial(Worker& worker, protocol::WorkerMessage&& message, Actions& out) {
+void Scheduler::handlePartial(Worker& worker, protocol::WorkerMessage&& message, TimePoint now, Actions& out) {
   auto in_flight = serial_by_token_.find(message.token);
   if (in_flight == serial_by_token_.end()) {
     // The request timed out (its client has its answer) or was re-dispatched: the new dispatch
@@ -442,6 +443,9 @@ void Scheduler::handlePartial(Worker& worker, protocol::WorkerMessage&& message,
     envelope.emplace_back();
     envelope.back().copy(frame);
   }
+  deadlines_.erase({pending.deadline, in_flight->second});
+  pending.deadline = deadlineFor(pending.timeout_ms, now);
+  deadlines_.emplace(pending.deadline, in_flight->second);
   ++counters_.partials;
   out.push_back(ForwardReply{std::move(envelope), std::move(message.header_and_payload)});
 }

@@ -10,8 +10,9 @@
 // Streamed replies (PROTOCOL.md 3): a worker may answer a FRAMES request with PARTIAL messages
 // before its REPLY. Each PARTIAL whose token is in flight is forwarded to the client at once
 // (a ForwardReply action, as received) and the request stays in flight: its worker stays busy,
-// its deadline and requeue rules are unchanged, and only the REPLY completes it. A PARTIAL is
-// a sign of life like any message. PARTIALs for tokens no longer in flight (the request timed
+// its requeue rules are unchanged, and only the REPLY completes it. Each PARTIAL restarts the
+// request's deadline (timeout_ms then bounds the wait for the next message, so a long batch
+// that keeps arriving is not cut off). A PARTIAL is a sign of life like any message. PARTIALs for tokens no longer in flight (the request timed
 // out, or was re-dispatched) are dropped like late REPLYs.
 //
 // Ownership and copies: a request's client envelope and body are kept as the received
@@ -222,6 +223,7 @@ class Scheduler {
     uint64_t request_id = 0;
     TimePoint received_at;
     TimePoint deadline;
+    uint32_t timeout_ms = 0;           // as asked for (0: the default); restarts on each PARTIAL
     int dispatches = 0;
     std::string movie;                 // the routing key; empty: no affinity
     std::string preferred_group;       // the movie's home group, cached ...
@@ -280,7 +282,7 @@ class Scheduler {
   void releaseInFlight(Worker& worker, uint64_t undelivered_token, TimePoint now, Actions& out);
 
   void handleReply(Worker& worker, protocol::WorkerMessage&& message, TimePoint now, Actions& out);
-  void handlePartial(Worker& worker, protocol::WorkerMessage&& message, Actions& out);
+  void handlePartial(Worker& worker, protocol::WorkerMessage&& message, TimePoint now, Actions& out);
   void requeueFront(uint64_t serial, TimePoint now, Actions& out);
   void dispatchQueued(TimePoint now, Actions& out);
   // The worker a queued request goes to now, or null when it waits. `waiting` counts, per

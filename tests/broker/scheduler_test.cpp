@@ -677,7 +677,11 @@ TEST_F(SchedulerTest, TimeoutMidStreamEndsTheRequestAndDropsTheRest) {
   advance(200ms);
   auto forwarded = fromWorker(partial("A", at_a.token, 1));
   EXPECT_EQ(actionsOf<ForwardReply>(forwarded).size(), 1u);
-  advance(300ms);
+  advance(300ms);  // 500 ms after the request, 300 ms after the PARTIAL: it restarted the deadline
+  auto early = tick();
+  EXPECT_TRUE(actionsOf<AnswerClient>(early).empty());
+  EXPECT_EQ(scheduler_.inFlightCount(), 1u);
+  advance(200ms);  // 500 ms of silence since the PARTIAL
   auto actions = tick();
   auto& answer = only<AnswerClient>(actions);
   EXPECT_EQ(answer.status.code(), StatusCode::kTimeout);

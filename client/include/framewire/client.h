@@ -18,8 +18,8 @@
 // Over a DEALER, getFrames/getFramesAt with more than one frame ask for a streamed reply
 // (PROTOCOL.md 3): the frames arrive in several messages while later ones are still being
 // decoded, and `timeout` counts from the last message received, so a long batch that keeps
-// arriving is not cut off (the broker's deadline, `serverDeadline`, still bounds the whole
-// request). A REQ socket takes every reply in one message.
+// arriving is not cut off (the broker restarts its deadline, `serverDeadline`, on each message
+// too). A REQ socket takes every reply in one message.
 //
 // Thread-safety: a Client is used by one thread at a time (it owns one ZeroMQ socket, and
 // ZeroMQ sockets are not thread-safe). Use one Client per thread for parallel requests. A

@@ -132,7 +132,7 @@ class Client:
         streamed reply (PROTOCOL.md 3): it arrives in several messages while later frames are
         still being decoded, each frame a view on the message it came in, and ``timeout``
         counts from the last message received, so a long batch that keeps arriving is not cut
-        off (the broker's deadline, ``server_timeout``, still bounds the whole request). On a
+        off (the broker, too, restarts its deadline, ``server_timeout``, on each message). On a
         REQ socket the whole reply is one message. Either way all the frames are held in
         memory at once, so keep batches to what fits. The request fails as a whole with the
         first failing frame's status. Options as for :meth:`get_frame`.
