@@ -19,10 +19,13 @@ FrameStream::FrameStream(std::vector<size_t> order, size_t distinct_count, const
       context_(std::move(context)),
       limits_(limits),
       send_(std::move(send)),
-      outputs_(distinct_count) {}
+      outputs_(distinct_count),
+      last_position_(distinct_count, 0) {
+  for (size_t i = 0; i < order_.size(); ++i) last_position_.at(order_[i]) = i;
+}
 
-void FrameStream::ready(size_t distinct, const FrameOutput& output) {
-  outputs_.at(distinct) = output;
+void FrameStream::ready(size_t distinct, FrameOutput output) {
+  outputs_.at(distinct) = std::move(output);
   while (ready_end_ < order_.size() && outputs_[order_[ready_end_]]) {
     ready_bytes_ += outputs_[order_[ready_end_]]->image.size;
     ++ready_end_;
@@ -39,6 +42,9 @@ void FrameStream::ready(size_t distinct, const FrameOutput& output) {
   }
   send_(build(sent_, ready_end_, run_context, /*more=*/true));
   ++partials_sent_;
+  for (size_t i = sent_; i < ready_end_; ++i) {
+    if (last_position_[order_[i]] < ready_end_) outputs_[order_[i]].reset();
+  }
   sent_ = ready_end_;
   ready_bytes_ = 0;
 }

@@ -50,8 +50,9 @@ class FrameStream {
   FrameStream(std::vector<size_t> order, size_t distinct_count, const OutputSpec& spec, ReplyContext context,
               FrameStreamLimits limits, Send send);
 
-  // Distinct frame `distinct` is ready: may send a PARTIAL.
-  void ready(size_t distinct, const FrameOutput& output);
+  // Distinct frame `distinct` is ready: may send a PARTIAL. Outputs no later position needs
+  // are let go once sent, so their buffers can be reused while the request goes on.
+  void ready(size_t distinct, FrameOutput output);
 
   // The final message: the frames not sent yet, with `context` (the request's totals). Every
   // distinct frame must have been ready.
@@ -69,6 +70,7 @@ class FrameStream {
   const FrameStreamLimits limits_;
   const Send send_;
   std::vector<std::optional<FrameOutput>> outputs_;  // by distinct frame
+  std::vector<size_t> last_position_;                // by distinct frame: its last request position
   size_t sent_ = 0;          // positions [0, sent_) went out
   size_t ready_end_ = 0;     // positions [sent_, ready_end_) are ready
   uint64_t ready_bytes_ = 0; // their payload bytes

@@ -44,6 +44,8 @@ using Clock = std::chrono::steady_clock;
 
 // Idle converters kept: one per concurrently handled request is plenty.
 constexpr size_t kMaxIdleConverters = 16;
+// One request keeps at most this share of the RAM cache (worker/cache/frame_store.h, Admission).
+constexpr uint64_t kRequestCacheShare = 8;
 
 std::string frameRangeText(int64_t num_frames) {
   return num_frames > 0 ? "0.." + std::to_string(num_frames - 1) : "none";
@@ -361,36 +363,42 @@ class RequestHandler::Impl {
       return output;
     };
 
-    // A streamed request sends runs of ready frames as they come (PROTOCOL.md 3).
+    // A streamed request sends runs of ready frames as they come (PROTOCOL.md 3) and holds
+    // only those not sent yet; otherwise the outputs are collected for one reply.
     std::optional<FrameStream> stream;
-    FrameStore::Ready ready;
     if (send_partial && request.stream() && wanted.size() > 1) {
       FW_ASSIGN_OR_RETURN(const uint64_t estimate, estimatedReplyBytes(spec, *index, wanted.size()));
       FrameStreamLimits limits;
       limits.chunk_bytes = streamChunkBytes(estimate, config_.stream_chunk_bytes, limits.max_messages);
       stream.emplace(requestOrder(wanted, distinct), distinct.size(), spec, *context, limits, send_partial);
-      ready = [&stream](size_t position, const FrameOutput& output) { stream->ready(position, output); };
     }
+    std::vector<FrameOutput> outputs(stream ? 0 : distinct.size());
+    uint64_t produced = 0;
+    auto ready = [&](size_t position, FrameOutput output) {
+      produced += output.image.size;
+      context->stages += output.stages;
+      if (stream) {
+        stream->ready(position, std::move(output));
+      } else {
+        outputs[position] = std::move(output);
+      }
+    };
 
-    std::vector<FrameOutput> outputs;
     std::string read_ahead_prefix;  // set when this request may start a read-ahead
     if (store_) {
       // Hits from RAM or disk, the rest decoded (once, even when other requests want them too).
       const std::string prefix = frameCacheKeyPrefix(index->path(), index->signature(), spec);
-      FW_ASSIGN_OR_RETURN(outputs, store_->produce(prefix, distinct, spec.format == OutputFormat::kNative, decode, ready));
+      Admission admission;
+      admission.until_taken = in_read_ahead_;
+      admission.max_bytes = std::max<uint64_t>(config_.cache_bytes / kRequestCacheShare, 1);
+      FW_RETURN_IF_ERROR(
+          store_->produce(prefix, distinct, spec.format == OutputFormat::kNative, decode, ready, admission).status());
       if (wanted.size() == 1 && store_->caching()) read_ahead_prefix = prefix;
     } else {
-      outputs.reserve(distinct.size());
-      for (const int64_t n : distinct) {
-        FW_ASSIGN_OR_RETURN(FrameOutput output, decode(n));
-        if (ready) ready(outputs.size(), output);
-        outputs.push_back(std::move(output));
+      for (size_t position = 0; position < distinct.size(); ++position) {
+        FW_ASSIGN_OR_RETURN(FrameOutput output, decode(distinct[position]));
+        ready(position, std::move(output));
       }
-    }
-    uint64_t produced = 0;
-    for (const FrameOutput& output : outputs) {
-      produced += output.image.size;
-      context->stages += output.stages;
     }
     if (produced > config_.max_reply_bytes) {
       return Status::invalidArgument("the reply grew past the limit of " + bytesText(config_.max_reply_bytes) +
@@ -407,10 +415,9 @@ class RequestHandler::Impl {
   // into the frame cache in the background (worker/decode/read_ahead.h). Not from within a
   // read-ahead job.
   void maybeReadAhead(const proto::Request& request, const std::string& prefix, int64_t n) {
-    if (in_read_ahead_) return;
-    std::vector<int64_t> ahead = read_ahead_.framesAhead(prefix, n);
-    if (ahead.empty()) return;
-    auto next = std::make_shared<flatbuffers::DetachedBuffer>(framesRequest(request, ahead));
+    if (in_read_ahead_ || !read_ahead_.servedAndContinues(prefix, n)) return;
+    // The job asks for the frames of the reader's window as it is when the job runs.
+    auto next = std::make_shared<flatbuffers::DetachedBuffer>(framesRequest(request, {n + 1}));
     read_ahead_.submit([this, next, prefix] {
       in_read_ahead_ = true;
       try {
@@ -420,12 +427,13 @@ class RequestHandler::Impl {
         auto index = movieIndex(request, &context.stages);
         if (index.ok()) {
           std::vector<int64_t> window;
-          for (const int64_t f : *request.frames()) {
+          for (const int64_t f : read_ahead_.currentWindow(prefix)) {
             if (f < (*index)->numFrames()) window.push_back(f);
           }
           const std::vector<int64_t> frames =
               ReadAhead::refill(window, [&](int64_t f) { return store_->holds(prefix, f); });
           if (!frames.empty()) {
+            read_ahead_frames_ += frames.size();
             const auto clamped = framesRequest(request, frames);
             (void)this->frames(*flatbuffers::GetRoot<proto::Request>(clamped.data()), &context, Clock::now());
           }
@@ -472,7 +480,7 @@ class RequestHandler::Impl {
     json.set("movies", movies);
     JsonValue requests = JsonValue::object();
     requests.set("answered_from_memory_on_socket_thread", JsonValue(answered_from_memory_.load()));
-    requests.set("read_ahead_frames", JsonValue(read_ahead_.jobsRun()));
+    requests.set("read_ahead_frames", JsonValue(read_ahead_frames_.load()));
     requests.set("read_ahead_dropped", JsonValue(read_ahead_.jobsDropped()));
     json.set("requests", requests);
     if (sources_->hasRemote()) json.set("remote", sources_->remoteStatsJson());
@@ -509,6 +517,7 @@ class RequestHandler::Impl {
   std::unique_ptr<FrameStore> store_;  // null when no cache tier is configured
   const Clock::time_point started_;
   std::atomic<uint64_t> answered_from_memory_{0};  // requests answered by answerFromMemory()
+  std::atomic<uint64_t> read_ahead_frames_{0};     // frames read-ahead jobs set out to produce
   static thread_local bool in_read_ahead_;  // true on the read-ahead thread while it produces
   ReadAhead read_ahead_;  // last: its thread stops before anything it uses goes away
 };

@@ -22,8 +22,9 @@
 //   shortcut for requests whose frames are all in RAM.
 // - Speed (issue 4): a request for several frames decodes the next one while converting the
 //   current (worker/decode/frame_prefetcher.h); a client reading forward one frame per request gets
-//   the next frame produced into the RAM tier after its reply went out (worker/decode/read_ahead.h;
-//   such read-ahead work shows in the cache statistics as misses).
+//   the next frames produced into the RAM tier ahead of its requests, kept until it takes them
+//   (worker/decode/read_ahead.h; such read-ahead work shows in the cache statistics as misses).
+//   One request keeps at most an eighth of the RAM tier (worker/cache/frame_store.h, Admission).
 // - Indexes are kept in the state folder when there is one (worker/index/index_store.h).
 // - STATS: Reply.stats_json holds this worker process's statistics (caches, movies, requests).
 //

@@ -101,10 +101,12 @@ flatbuffers::DetachedBuffer echoListReply(const proto::Request& request) {
   return builder.Release();
 }
 
-ClientOptions quickOptions(SocketType type, int retries) {
+// Short attempts for the tests about timeouts and retries. Tests that expect an answer on the
+// first attempt give it more time: a shared machine stalls for a few hundred ms at times.
+ClientOptions quickOptions(SocketType type, int retries, std::chrono::milliseconds timeout = 200ms) {
   ClientOptions options;
   options.socketType = type;
-  options.timeout = 200ms;
+  options.timeout = timeout;
   options.retries = retries;
   return options;
 }
@@ -118,7 +120,7 @@ TEST_P(ClientRetryTest, RetriesAfterALostRequest) {
     reply.header = echoListReply(request);
     return reply;
   });
-  Client client(server.endpoint(), quickOptions(GetParam(), 2));
+  Client client(server.endpoint(), quickOptions(GetParam(), 2, 1000ms));
   auto entries = client.list("folder-a");
   ASSERT_TRUE(entries.ok()) << entries.status().toString();
   ASSERT_EQ(entries->size(), 1u);
@@ -169,7 +171,7 @@ TEST_P(ClientRetryTest, ServerErrorBecomesTheStatus) {
     reply.header = protocol::makeStatusReply(request.id(), Status::notFound("no movie x.mov under the roots"), "w1");
     return reply;
   });
-  Client client(server.endpoint(), quickOptions(GetParam(), 2));
+  Client client(server.endpoint(), quickOptions(GetParam(), 2, 2000ms));
   auto frame = client.getFrame("x.mov", 3);
   ASSERT_FALSE(frame.ok());
   EXPECT_EQ(frame.status().code(), StatusCode::kNotFound);

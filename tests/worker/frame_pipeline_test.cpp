@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <random>
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "tests/support/test_movies.h"
@@ -202,19 +204,28 @@ TEST(FramePrefetcherTest, BatchesDecodeAheadAndStayExact) {
 TEST(ReadAheadTest, NoticesForwardReadersAndBoundsItsWork) {
   ReadAhead read_ahead(3);
   using Frames = std::vector<int64_t>;
-  EXPECT_EQ(read_ahead.framesAhead("movie a", 10), Frames{});
-  EXPECT_EQ(read_ahead.framesAhead("movie a", 11), Frames{}) << "one step may be chance";
-  EXPECT_EQ(read_ahead.framesAhead("movie a", 12), (Frames{13, 14, 15}));
-  EXPECT_EQ(read_ahead.framesAhead("movie b", 13), Frames{}) << "another movie or output";
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 10));
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 11)) << "one step may be chance";
+  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 12));
+  EXPECT_EQ(read_ahead.currentWindow("movie a"), (Frames{13, 14, 15}));
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie b", 13)) << "another movie or output";
   // Two interleaved forward readers of one movie both count.
-  EXPECT_EQ(read_ahead.framesAhead("movie a", 100), Frames{});
-  EXPECT_EQ(read_ahead.framesAhead("movie a", 13), (Frames{14, 15, 16}));
-  EXPECT_EQ(read_ahead.framesAhead("movie a", 101), Frames{});
-  EXPECT_EQ(read_ahead.framesAhead("movie a", 14), (Frames{15, 16, 17}));
-  EXPECT_EQ(read_ahead.framesAhead("movie a", 102), (Frames{103, 104, 105}));
-  EXPECT_EQ(read_ahead.framesAhead("movie a", 50), Frames{}) << "a jump is not forward reading";
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 100));
+  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 13));
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 101));
+  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 14));
+  EXPECT_TRUE(read_ahead.servedAndContinues("movie a", 102));
+  EXPECT_EQ(read_ahead.currentWindow("movie a"), (Frames{103, 104, 105})) << "after the frame served last";
+  EXPECT_FALSE(read_ahead.servedAndContinues("movie a", 50)) << "a jump is not forward reading";
+  EXPECT_EQ(read_ahead.currentWindow("movie c"), Frames{});
   ReadAhead off(0);
-  for (int64_t n : {1, 2, 3, 4}) EXPECT_EQ(off.framesAhead("movie a", n), Frames{}) << "depth 0: off";
+  for (int64_t n : {1, 2, 3, 4}) EXPECT_FALSE(off.servedAndContinues("movie a", n)) << "depth 0: off";
+
+  // refill(): the frames not held, once fewer than half of the window is held.
+  auto held = [](std::set<int64_t> in) { return [in](int64_t f) { return in.count(f) > 0; }; };
+  EXPECT_EQ(ReadAhead::refill({1, 2, 3, 4}, held({1, 2})), Frames{});
+  EXPECT_EQ(ReadAhead::refill({1, 2, 3, 4}, held({1})), (Frames{2, 3, 4}));
+  EXPECT_EQ(ReadAhead::refill({1, 2, 3, 4}, held({})), (Frames{1, 2, 3, 4}));
 
   std::mutex mutex;
   std::condition_variable cv;

@@ -119,6 +119,36 @@ TEST(FrameStoreTest, DecodesMissesAndServesHitsFromMemory) {
   EXPECT_EQ(tiersOf(*other), (std::vector<proto::CacheTier>{kNone}));
 }
 
+TEST(FrameStoreTest, OneRequestKeepsAtMostItsShareAndStreamsOutputsToReady) {
+  auto store = openStore(64 << 20);
+  FakeDecoder decoder;
+  Admission admission;
+  admission.max_bytes = 2 * 64 * 48;  // two fake frames' pixels (one byte a pixel)
+  std::vector<int64_t> seen;
+  auto ready = [&](size_t position, FrameOutput output) { seen.push_back(int64_t(position) * 100 + output.index); };
+  auto first = store->produce("p\n", {1, 2, 3, 4}, false, decoder.fn(), ready, admission);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->empty()) << "outputs went to ready()";
+  EXPECT_EQ(seen, (std::vector<int64_t>{1, 102, 203, 304}));
+  // Frames 1 and 2 were kept, 3 and 4 served but not kept.
+  auto again = store->produce("p\n", {1, 2, 3, 4}, false, decoder.fn());
+  EXPECT_EQ(tiersOf(*again), (std::vector<proto::CacheTier>{kMemory, kMemory, kNone, kNone}));
+}
+
+TEST(FrameStoreTest, FramesMadeAheadAreKeptUntilTaken) {
+  auto store = openStore(64 << 20);
+  FakeDecoder decoder;
+  Admission ahead;
+  ahead.until_taken = true;
+  ASSERT_TRUE(store->produce("p\n", {5, 6}, false, decoder.fn(), nullptr, ahead).ok());
+  EXPECT_TRUE(store->holds("p\n", 5));
+  auto taken = store->produce("p\n", {5}, false, decoder.fn());
+  EXPECT_EQ(tiersOf(*taken), (std::vector<proto::CacheTier>{kMemory}));
+  EXPECT_FALSE(store->holds("p\n", 5)) << "taken by the request it was made for";
+  EXPECT_TRUE(store->holds("p\n", 6));
+  EXPECT_EQ(decoder.total(), 2);
+}
+
 TEST(FrameStoreTest, ConcurrentRequestsForTheSameFramesDecodeEachOnce) {
   auto store = openStore(256 << 20);
   FakeDecoder decoder(std::chrono::milliseconds(20));

@@ -28,6 +28,8 @@ class FrameCache::Flight {
     return frame_;
   }
 
+  int waiters = 0;  // lookups told to wait for this flight; under the cache's mutex
+
  private:
   std::mutex mutex_;
   std::condition_variable done_changed_;
@@ -64,18 +66,18 @@ FrameCache::Claim& FrameCache::Claim::operator=(Claim&& other) noexcept {
 
 FrameCache::Claim::~Claim() { drop(); }
 
-void FrameCache::Claim::fulfil(CachedFramePtr frame) {
+void FrameCache::Claim::fulfil(CachedFramePtr frame, Keep keep) {
   if (!cache_) return;
   FrameCache* cache = cache_;
   cache_ = nullptr;
-  cache->finishFlight(key_, flight_, std::move(frame));
+  cache->finishFlight(key_, flight_, std::move(frame), keep);
 }
 
 void FrameCache::Claim::drop() {
   if (!cache_) return;
   FrameCache* cache = cache_;
   cache_ = nullptr;
-  cache->finishFlight(key_, flight_, nullptr);
+  cache->finishFlight(key_, flight_, nullptr, Keep::kNo);
 }
 
 // ---- FrameCache -------------------------------------------------------------------------------
@@ -98,6 +100,7 @@ FrameCache::Acquired FrameCache::acquire(const std::string& key) {
   auto flying = flights_.find(key);
   if (flying != flights_.end()) {
     ++stats_.waits;
+    ++flying->second->waiters;
     out.pending = flying->second;
     return out;
   }
@@ -116,15 +119,20 @@ CachedFramePtr FrameCache::peek(const std::string& key) {
   return findLocked(key);
 }
 
+bool FrameCache::contains(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return index_.find(key) != index_.end();
+}
+
 void FrameCache::recordHits(uint64_t count) {
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.hits += count;
 }
 
-void FrameCache::insert(const std::string& key, CachedFramePtr frame) {
+void FrameCache::insert(const std::string& key, CachedFramePtr frame, Keep keep) {
   if (!frame) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  insertLocked(key, std::move(frame));
+  insertLocked(key, std::move(frame), keep);
 }
 
 FrameCacheStats FrameCache::stats() const {
@@ -135,34 +143,37 @@ FrameCacheStats FrameCache::stats() const {
 CachedFramePtr FrameCache::findLocked(const std::string& key) {
   auto found = index_.find(key);
   if (found == index_.end()) return nullptr;
+  if (found->second->until_taken) {
+    CachedFramePtr frame = found->second->frame;
+    eraseLocked(found->second);
+    return frame;
+  }
   lru_.splice(lru_.begin(), lru_, found->second);  // iterators (and the key's view) stay valid
   return found->second->frame;
 }
 
-void FrameCache::insertLocked(const std::string& key, CachedFramePtr frame) {
-  if (capacity_ == 0) return;
+void FrameCache::eraseLocked(Lru::iterator entry) {
+  stats_.bytes -= entry->charged;
+  --stats_.entries;
+  index_.erase(std::string_view(entry->key));
+  lru_.erase(entry);  // replies still sending it keep its buffers alive
+}
+
+void FrameCache::insertLocked(const std::string& key, CachedFramePtr frame, Keep keep) {
+  if (capacity_ == 0 || keep == Keep::kNo) return;
   const uint64_t charged = pinnedBytes(*frame, key.size());
   if (charged > capacity_) {
     ++stats_.rejected;
     return;
   }
   auto existing = index_.find(key);
-  if (existing != index_.end()) {  // a newer production of the same frame: keep the newer
-    stats_.bytes -= existing->second->charged;
-    --stats_.entries;
-    lru_.erase(existing->second);
-    index_.erase(existing);
-  }
+  if (existing != index_.end()) eraseLocked(existing->second);  // a newer production: keep the newer
   while (!lru_.empty() && stats_.bytes + charged > capacity_) {
-    Entry& victim = lru_.back();
-    stats_.bytes -= victim.charged;
-    --stats_.entries;
     ++stats_.evictions;
-    stats_.evicted_bytes += victim.charged;
-    index_.erase(std::string_view(victim.key));
-    lru_.pop_back();  // replies still sending it keep its buffers alive
+    stats_.evicted_bytes += lru_.back().charged;
+    eraseLocked(std::prev(lru_.end()));
   }
-  lru_.push_front(Entry{key, std::move(frame), charged});
+  lru_.push_front(Entry{key, std::move(frame), charged, keep == Keep::kUntilTaken});
   index_.emplace(std::string_view(lru_.front().key), lru_.begin());
   stats_.bytes += charged;
   ++stats_.entries;
@@ -170,11 +181,13 @@ void FrameCache::insertLocked(const std::string& key, CachedFramePtr frame) {
 }
 
 void FrameCache::finishFlight(const std::string& key, const std::shared_ptr<Flight>& flight,
-                              CachedFramePtr frame) {
+                              CachedFramePtr frame, Keep keep) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    // A frame kept until taken is taken by its first waiter, if it has one.
+    if (keep == Keep::kUntilTaken && flight->waiters > 0) keep = Keep::kNo;
     if (frame) {
-      insertLocked(key, frame);
+      insertLocked(key, frame, keep);
     } else {
       ++stats_.abandoned;
     }

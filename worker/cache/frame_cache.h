@@ -14,6 +14,11 @@
 // evicted least recently used first until the total fits the capacity; an entry larger than
 // the whole capacity is not kept. Capacity 0 disables the tier (single-flight still works).
 //
+// How long a produced frame stays (Claim::fulfil): kept as usual; kept until the first lookup
+// that finds it takes it (frames made for one reader ahead of its requests: they should not
+// pile up in the cache, and their buffers go back to the pool once sent); or not kept at all
+// (waiters still get it).
+//
 // Single-flight: acquire() either finds the frame, or makes the caller its producer (a
 // Claim), or tells it who is already producing it (a Flight to wait on). A producer must end
 // its Claim with fulfil() or drop it (destruction); waiters then get the frame, or null and
@@ -64,6 +69,8 @@ struct FrameCacheStats {
   uint64_t abandoned = 0;      // claims dropped without a frame (the producer failed)
 };
 
+enum class Keep { kYes, kUntilTaken, kNo };
+
 class FrameCache {
  public:
   class Flight;
@@ -77,8 +84,8 @@ class FrameCache {
     ~Claim();  // drops the claim unless fulfilled
     explicit operator bool() const { return cache_ != nullptr; }
 
-    // Keeps `frame` (when it fits) and hands it to every waiter. Ends the claim.
-    void fulfil(CachedFramePtr frame);
+    // Keeps `frame` as `keep` says (when it fits) and hands it to every waiter. Ends the claim.
+    void fulfil(CachedFramePtr frame, Keep keep = Keep::kYes);
     // Gives up (waiters get null and try again). Ends the claim.
     void drop();
 
@@ -115,8 +122,11 @@ class FrameCache {
   CachedFramePtr peek(const std::string& key);
   void recordHits(uint64_t count);
 
+  // True when `key` is kept; takes nothing, counts nothing, changes no recency.
+  bool contains(const std::string& key) const;
+
   // Keeps `frame` under `key` (replacing an older entry), evicting as needed.
-  void insert(const std::string& key, CachedFramePtr frame);
+  void insert(const std::string& key, CachedFramePtr frame, Keep keep = Keep::kYes);
 
   FrameCacheStats stats() const;
 
@@ -125,13 +135,15 @@ class FrameCache {
     std::string key;
     CachedFramePtr frame;
     uint64_t charged = 0;
+    bool until_taken = false;  // Keep::kUntilTaken
   };
   using Lru = std::list<Entry>;  // most recently used first
 
   // Both under mutex_.
   CachedFramePtr findLocked(const std::string& key);
-  void insertLocked(const std::string& key, CachedFramePtr frame);
-  void finishFlight(const std::string& key, const std::shared_ptr<Flight>& flight, CachedFramePtr frame);
+  void insertLocked(const std::string& key, CachedFramePtr frame, Keep keep);
+  void eraseLocked(Lru::iterator entry);
+  void finishFlight(const std::string& key, const std::shared_ptr<Flight>& flight, CachedFramePtr frame, Keep keep);
 
   const uint64_t capacity_;
   mutable std::mutex mutex_;

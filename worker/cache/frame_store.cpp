@@ -121,50 +121,62 @@ void FrameStore::flush() {
 
 Result<std::vector<FrameOutput>> FrameStore::produce(const std::string& key_prefix,
                                                      const std::vector<int64_t>& frames, bool compact,
-                                                     const Decode& decode, const Ready& ready) {
-  std::vector<std::optional<FrameOutput>> outputs(frames.size());
+                                                     const Decode& decode, const Ready& ready,
+                                                     Admission admission) {
+  std::vector<std::optional<FrameOutput>> outputs(ready ? 0 : frames.size());
+  auto deliver = [&](size_t position, FrameOutput output) {
+    if (ready) {
+      ready(position, std::move(output));
+    } else {
+      outputs[position] = std::move(output);
+    }
+  };
   struct Deferred {
     size_t position;
     std::string key;
     std::shared_ptr<FrameCache::Flight> flight;
   };
   std::vector<Deferred> deferred;
+  uint64_t admitted = 0;
 
   for (size_t i = 0; i < frames.size(); ++i) {
     const Clock::time_point start = Clock::now();
     std::string key = frameCacheKey(key_prefix, frames[i]);
     FrameCache::Acquired got = memory_.acquire(key);
     if (got.frame) {
-      outputs[i] = outputOf(*got.frame, proto::CacheTier::MEMORY);
-      outputs[i]->total_us = microsecondsSince(start);
+      FrameOutput out = outputOf(*got.frame, proto::CacheTier::MEMORY);
+      out.total_us = microsecondsSince(start);
+      deliver(i, std::move(out));
     } else if (got.pending) {
       deferred.push_back(Deferred{i, std::move(key), std::move(got.pending)});
     } else {
-      FW_ASSIGN_OR_RETURN(outputs[i], fill(key, frames[i], std::move(got.claim), compact, decode));
+      FW_ASSIGN_OR_RETURN(FrameOutput out,
+                          fill(key, frames[i], std::move(got.claim), compact, decode, admission, &admitted));
+      deliver(i, std::move(out));
     }
-    if (ready && outputs[i]) ready(i, *outputs[i]);
   }
 
   // Frames other requests were producing: theirs by now, or ours to make if they failed.
   for (Deferred& d : deferred) {
     const Clock::time_point start = Clock::now();
-    while (!outputs[d.position]) {
+    std::optional<FrameOutput> out;
+    while (!out) {
       if (CachedFramePtr frame = memory_.wait(d.flight)) {
-        outputs[d.position] = outputOf(*frame, proto::CacheTier::MEMORY);
+        out = outputOf(*frame, proto::CacheTier::MEMORY);
         break;
       }
       FrameCache::Acquired got = memory_.acquire(d.key);
       if (got.frame) {
-        outputs[d.position] = outputOf(*got.frame, proto::CacheTier::MEMORY);
+        out = outputOf(*got.frame, proto::CacheTier::MEMORY);
       } else if (got.pending) {
         d.flight = std::move(got.pending);
       } else {
-        FW_ASSIGN_OR_RETURN(outputs[d.position],
-                            fill(d.key, frames[d.position], std::move(got.claim), compact, decode));
+        FW_ASSIGN_OR_RETURN(out, fill(d.key, frames[d.position], std::move(got.claim), compact, decode,
+                                      admission, &admitted));
       }
     }
-    if (outputs[d.position]->cached == proto::CacheTier::MEMORY) outputs[d.position]->total_us = microsecondsSince(start);
-    if (ready) ready(d.position, *outputs[d.position]);
+    if (out->cached == proto::CacheTier::MEMORY) out->total_us = microsecondsSince(start);
+    deliver(d.position, std::move(*out));
   }
 
   std::vector<FrameOutput> result;
@@ -174,15 +186,21 @@ Result<std::vector<FrameOutput>> FrameStore::produce(const std::string& key_pref
 }
 
 bool FrameStore::holds(const std::string& key_prefix, int64_t frame) {
-  return memory_.peek(frameCacheKey(key_prefix, frame)) != nullptr;
+  return memory_.contains(frameCacheKey(key_prefix, frame));
 }
 
 Result<FrameOutput> FrameStore::fill(const std::string& key, int64_t frame, FrameCache::Claim claim, bool compact,
-                                     const Decode& decode) {
+                                     const Decode& decode, const Admission& admission, uint64_t* admitted) {
   const Clock::time_point start = Clock::now();
+  auto keep = [&](const CachedFrame& made) {
+    if (admission.until_taken) return Keep::kUntilTaken;
+    if (*admitted + made.image.size > admission.max_bytes) return Keep::kNo;
+    *admitted += made.image.size;
+    return Keep::kYes;
+  };
   if (disk_) {
     if (CachedFramePtr stored = disk_->load(key)) {
-      claim.fulfil(stored);  // into the RAM tier: the next hit is cheaper still
+      claim.fulfil(stored, keep(*stored));  // into the RAM tier: the next hit is cheaper still
       FrameOutput out = outputOf(*stored, proto::CacheTier::DISK);
       out.stages.read_us = microsecondsSince(start);
       out.total_us = out.stages.read_us;
@@ -199,7 +217,7 @@ Result<FrameOutput> FrameStore::fill(const std::string& key, int64_t frame, Fram
     FW_ASSIGN_OR_RETURN(out.image, compactImage(out.image));
   }
   CachedFramePtr cached = cachedOf(out);
-  claim.fulfil(cached);
+  claim.fulfil(cached, keep(*cached));
   if (disk_) disk_->store(key, std::move(cached));
   return out;
 }

@@ -38,6 +38,16 @@
 
 namespace framewire {
 
+// How one request's produced frames enter the RAM tier.
+struct Admission {
+  // Frames kept per request, in bytes; later frames are served but not kept, so one large
+  // batch cannot flush what other clients use, and its buffers go back to the pool once sent
+  // (fresh memory costs a page fault per 4 KiB: as much as a conversion).
+  uint64_t max_bytes = UINT64_MAX;
+  // Frames produced ahead for a forward reader: kept only until its request takes them.
+  bool until_taken = false;
+};
+
 struct FrameStoreConfig {
   uint64_t memory_bytes = 0;     // RAM tier capacity; 0 disables it
   std::string disk_dir;          // disk tier folder; empty disables it
@@ -47,8 +57,8 @@ struct FrameStoreConfig {
 class FrameStore {
  public:
   using Decode = std::function<Result<FrameOutput>(int64_t frame)>;
-  // Told each frame's output as soon as it is there: `position` in produce()'s `frames`.
-  using Ready = std::function<void(size_t position, const FrameOutput& output)>;
+  // Takes each frame's output as soon as it is there: `position` in produce()'s `frames`.
+  using Ready = std::function<void(size_t position, FrameOutput output)>;
 
   // Opens the disk tier when configured (its errors are returned: a bad folder, or a folder
   // another worker process holds).
@@ -62,10 +72,12 @@ class FrameStore {
   // is frameCacheKeyPrefix() of the request; `compact` says the decoded outputs point into
   // decoder buffers (native format). `decode` is called for the frames no tier has, in
   // ascending order (except for a retry after another request failed to produce a frame);
-  // its first error is returned. `ready` (optional) is called once per frame when its output is
-  // there: in ascending order, except for frames another request was producing (last).
+  // its first error is returned. With `ready`, each output is handed to it as soon as it is
+  // there (in ascending order, except for frames another request was producing: last), and
+  // the returned vector is empty: a caller that streams frames out need not hold them all.
   Result<std::vector<FrameOutput>> produce(const std::string& key_prefix, const std::vector<int64_t>& frames,
-                                           bool compact, const Decode& decode, const Ready& ready = nullptr);
+                                           bool compact, const Decode& decode, const Ready& ready = nullptr,
+                                           Admission admission = {});
 
   // Every frame from RAM, or nullopt when any is missing. Counts hits only when it serves.
   std::optional<std::vector<FrameOutput>> fromMemory(const std::string& key_prefix,
@@ -85,8 +97,9 @@ class FrameStore {
  private:
   explicit FrameStore(const FrameStoreConfig& config, std::unique_ptr<DiskCache> disk);
   // Produces one claimed frame from the disk tier or the decoder.
+  // `admitted`: bytes this request has kept so far (see Admission).
   Result<FrameOutput> fill(const std::string& key, int64_t frame, FrameCache::Claim claim, bool compact,
-                           const Decode& decode);
+                           const Decode& decode, const Admission& admission, uint64_t* admitted);
 
   FrameCache memory_;
   std::unique_ptr<DiskCache> disk_;

@@ -16,7 +16,7 @@ ReadAhead::~ReadAhead() {
   thread_.join();
 }
 
-std::vector<int64_t> ReadAhead::framesAhead(const std::string& key, int64_t n) {
+bool ReadAhead::servedAndContinues(const std::string& key, int64_t n) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (recent_.size() >= kMaxKeys && recent_.find(key) == recent_.end()) recent_.clear();
   std::deque<int64_t>& recent = recent_[key];
@@ -26,10 +26,17 @@ std::vector<int64_t> ReadAhead::framesAhead(const std::string& key, int64_t n) {
   recent.erase(std::remove(recent.begin(), recent.end(), n), recent.end());
   recent.push_back(n);
   if (recent.size() > kRecentPerKey) recent.pop_front();
-  std::vector<int64_t> ahead;
-  if (!continues) return ahead;
-  for (int64_t f = n + 1; f <= n + depth_; ++f) ahead.push_back(f);
-  return ahead;
+  return continues && depth_ > 0;
+}
+
+std::vector<int64_t> ReadAhead::currentWindow(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<int64_t> window;
+  auto found = recent_.find(key);
+  if (found == recent_.end() || found->second.empty()) return window;
+  const int64_t n = found->second.back();
+  for (int64_t f = n + 1; f <= n + depth_; ++f) window.push_back(f);
+  return window;
 }
 
 std::vector<int64_t> ReadAhead::refill(const std::vector<int64_t>& window,

@@ -54,10 +54,13 @@ class ReadAhead {
 
   static constexpr int kDefaultDepth = 6;
 
-  // Records that frame n was served for `key` (movie + output parameters); when n-1 and n-2
-  // were among the last frames served for it, returns the window n+1..n+depth worth having
-  // produced ahead, else nothing.
-  std::vector<int64_t> framesAhead(const std::string& key, int64_t n);
+  // Records that frame n was served for `key` (movie + output parameters); true when n-1 and
+  // n-2 were among the last frames served for it: a forward reader, worth producing ahead for.
+  bool servedAndContinues(const std::string& key, int64_t n);
+
+  // The window after the frame last served for `key` (n+1..n+depth), as it is now: a job
+  // that waited in the queue works for where the reader is, not where it was.
+  std::vector<int64_t> currentWindow(const std::string& key) const;
 
   // The frames of `window` to produce now: those not `held` (in the cache), once fewer than
   // half of the window is held; else none (the next refill makes a longer run).
