@@ -416,33 +416,35 @@ class RequestHandler::Impl {
   // read-ahead job.
   void maybeReadAhead(const proto::Request& request, const std::string& prefix, int64_t n) {
     if (in_read_ahead_ || !read_ahead_.servedAndContinues(prefix, n)) return;
-    // The job asks for the frames of the reader's window as it is when the job runs.
-    auto next = std::make_shared<flatbuffers::DetachedBuffer>(framesRequest(request, {n + 1}));
-    read_ahead_.submit([this, next, prefix] {
+    // The request's movie and output parameters; the frames are chosen when the job runs.
+    auto like = std::make_shared<flatbuffers::DetachedBuffer>(framesRequest(request, {n + 1}));
+    read_ahead_.submit([this, like, prefix] {
       in_read_ahead_ = true;
       try {
-        const proto::Request& request = *flatbuffers::GetRoot<proto::Request>(next->data());
-        ReplyContext context;
-        // Frames past the movie's end are left out, not an error for the rest.
-        auto index = movieIndex(request, &context.stages);
-        if (index.ok()) {
-          std::vector<int64_t> window;
-          for (const int64_t f : read_ahead_.currentWindow(prefix)) {
-            if (f < (*index)->numFrames()) window.push_back(f);
-          }
-          const std::vector<int64_t> frames =
-              ReadAhead::refill(window, [&](int64_t f) { return store_->holds(prefix, f); });
-          if (!frames.empty()) {
-            read_ahead_frames_ += frames.size();
-            const auto clamped = framesRequest(request, frames);
-            (void)this->frames(*flatbuffers::GetRoot<proto::Request>(clamped.data()), &context, Clock::now());
-          }
-        }
+        readAhead(*flatbuffers::GetRoot<proto::Request>(like->data()), prefix);
       } catch (...) {
         // A bet that did not pay; the client's own request will say what is wrong.
       }
       in_read_ahead_ = false;
     });
+  }
+
+  // Produces what is missing of the reader's window as it is now (frames past the movie's end
+  // left out), kept until the reader takes them.
+  void readAhead(const proto::Request& like, const std::string& prefix) {
+    ReplyContext context;
+    auto index = movieIndex(like, &context.stages);
+    if (!index.ok()) return;
+    std::vector<int64_t> window;
+    for (const int64_t f : read_ahead_.currentWindow(prefix)) {
+      if (f < (*index)->numFrames()) window.push_back(f);
+    }
+    const std::vector<int64_t> missing =
+        ReadAhead::refill(window, [&](int64_t f) { return store_->holds(prefix, f); });
+    if (missing.empty()) return;
+    read_ahead_frames_ += missing.size();
+    const auto request = framesRequest(like, missing);
+    (void)frames(*flatbuffers::GetRoot<proto::Request>(request.data()), &context, Clock::now());
   }
 
   // order[i]: the position in `distinct` (sorted, unique) of the i-th requested frame.
