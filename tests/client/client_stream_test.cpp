@@ -1,44 +1,36 @@
 // framewire::Client and streamed FRAMES replies (PROTOCOL.md 3) against a scripted in-process
-// server that answers a request with several timed messages: who asks for a stream, the
+// server (scripted_server.h) that answers a request with several timed messages: who asks for a stream, the
 // per-message timeout, retries that ignore an earlier attempt's stream, errors and gaps.
 #include "framewire/client.h"
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <atomic>
-#include <functional>
-#include <mutex>
 #include <thread>
 
-#include <zmq_addon.hpp>
-
 #include "tests/client/reply_builder.h"
+#include "tests/client/scripted_server.h"
 
 namespace framewire {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::FrameSpec;
+using testing::ScriptedAnswer;
+using testing::ScriptedMessage;
+using testing::ScriptedServer;
 using testing::buildFramesReply;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kRowBytes = 6;  // 2x1 rgb24
 
-// One message of an answer, sent `at` after the request arrived.
-struct TimedMessage {
-  std::chrono::milliseconds at{0};
-  flatbuffers::DetachedBuffer header;
-  std::vector<uint8_t> payload;  // one part (none when empty)
-};
-
 // A message with the request's frames at positions [position, position + count); every byte of
 // a frame is `fill` (default: the frame's index). Requests by time get index = position.
-TimedMessage framesMessage(const proto::Request& request, uint32_t position, uint32_t count, bool more,
-                           std::chrono::milliseconds at, int fill = -1) {
-  TimedMessage out;
+ScriptedMessage framesMessage(const proto::Request& request, uint32_t position, uint32_t count, bool more,
+                              std::chrono::milliseconds at, int fill = -1) {
+  ScriptedMessage out;
   out.at = at;
   std::vector<FrameSpec> specs;
+  std::vector<uint8_t> payload;
   for (uint32_t k = 0; k < count; ++k) {
     const uint32_t slot = position + k;
     FrameSpec spec;
@@ -47,8 +39,9 @@ TimedMessage framesMessage(const proto::Request& request, uint32_t position, uin
     spec.height = 1;
     spec.planes = {{0, k * kRowBytes, kRowBytes, kRowBytes, 1}};
     specs.push_back(spec);
-    out.payload.insert(out.payload.end(), kRowBytes, static_cast<uint8_t>(fill < 0 ? spec.index : fill));
+    payload.insert(payload.end(), kRowBytes, static_cast<uint8_t>(fill < 0 ? spec.index : fill));
   }
+  if (!payload.empty()) out.payload.push_back(std::move(payload));
   out.header = buildFramesReply(request.id(), specs, proto::StatusCode::OK, "", "w1", more, position);
   return out;
 }
@@ -58,10 +51,9 @@ uint32_t requestSize(const proto::Request& request) {
 }
 
 // The whole request in messages of `sizes` frames, `gap` apart, the first at `first`.
-std::vector<TimedMessage> inPieces(const proto::Request& request, const std::vector<uint32_t>& sizes,
-                                   std::chrono::milliseconds gap, int fill = -1,
-                                   std::chrono::milliseconds first = 0ms) {
-  std::vector<TimedMessage> out;
+ScriptedAnswer inPieces(const proto::Request& request, const std::vector<uint32_t>& sizes,
+                        std::chrono::milliseconds gap, int fill = -1, std::chrono::milliseconds first = 0ms) {
+  ScriptedAnswer out;
   uint32_t position = 0;
   for (size_t k = 0; k < sizes.size(); ++k) {
     out.push_back(framesMessage(request, position, sizes[k], k + 1 < sizes.size(), first + gap * int(k), fill));
@@ -70,90 +62,9 @@ std::vector<TimedMessage> inPieces(const proto::Request& request, const std::vec
   return out;
 }
 
-std::vector<TimedMessage> whole(const proto::Request& request, int fill = -1) {
+ScriptedAnswer whole(const proto::Request& request, int fill = -1) {
   return inPieces(request, {requestSize(request)}, 0ms, fill);
 }
-
-// Request number (0-based) and the request -> the messages answering it.
-using Script = std::function<std::vector<TimedMessage>(int, const proto::Request&)>;
-
-class StreamingServer {
- public:
-  explicit StreamingServer(Script script) : script_(std::move(script)), socket_(context_, zmq::socket_type::router) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.bind("tcp://127.0.0.1:*");
-    endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~StreamingServer() {
-    stop_ = true;
-    thread_.join();
-  }
-  const std::string& endpoint() const { return endpoint_; }
-  int requests() const { return requests_; }
-  // Request.stream and id of every request received.
-  std::vector<std::pair<bool, uint64_t>> received() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return received_;
-  }
-
- private:
-  struct Pending {
-    Clock::time_point due;
-    protocol::Multipart envelope;
-    TimedMessage message;
-  };
-
-  void serve() {
-    std::vector<Pending> pending;  // in due order within a request; sent as they fall due
-    while (!stop_) {
-      const Clock::time_point now = Clock::now();
-      for (auto it = pending.begin(); it != pending.end();) {
-        if (it->due > now) {
-          ++it;
-          continue;
-        }
-        protocol::Multipart envelope;
-        for (const auto& e : it->envelope) envelope.emplace_back(e.data(), e.size());
-        protocol::Multipart parts;
-        parts.push_back(testing::toMessage(it->message.header));
-        if (!it->message.payload.empty()) parts.push_back(testing::toMessage(it->message.payload));
-        zmq::send_multipart(socket_, protocol::makeClientReply(std::move(envelope), std::move(parts)));
-        it = pending.erase(it);
-      }
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      if (zmq::poll(&item, 1, 5ms) <= 0) continue;
-      protocol::Multipart frames;
-      if (!zmq::recv_multipart(socket_, std::back_inserter(frames))) continue;
-      protocol::ClientRequest request;
-      if (!protocol::parseClientRequest(std::move(frames), &request).isOk()) continue;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        received_.emplace_back(request.request->stream(), request.request->id());
-      }
-      const Clock::time_point arrived = Clock::now();
-      for (TimedMessage& message : script_(requests_++, *request.request)) {
-        Pending p;
-        p.due = arrived + message.at;
-        for (const auto& e : request.envelope) p.envelope.emplace_back(e.data(), e.size());
-        p.message = std::move(message);
-        pending.push_back(std::move(p));
-      }
-      std::stable_sort(pending.begin(), pending.end(),
-                       [](const Pending& a, const Pending& b) { return a.due < b.due; });
-    }
-  }
-
-  Script script_;
-  zmq::context_t context_{1};
-  zmq::socket_t socket_;
-  std::string endpoint_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> requests_{0};
-  std::mutex mutex_;
-  std::vector<std::pair<bool, uint64_t>> received_;
-  std::thread thread_;
-};
 
 ClientOptions options(SocketType type, std::chrono::milliseconds timeout, int retries) {
   ClientOptions o;
@@ -161,6 +72,16 @@ ClientOptions options(SocketType type, std::chrono::milliseconds timeout, int re
   o.timeout = timeout;
   o.retries = retries;
   return o;
+}
+
+// Request.stream and id of every request the server received.
+std::vector<std::pair<bool, uint64_t>> receivedRequests(ScriptedServer& server) {
+  std::vector<std::pair<bool, uint64_t>> out;
+  for (const auto& body : server.receivedBodies()) {
+    const proto::Request* request = protocol::verifyRequest(body.data(), body.size());
+    out.emplace_back(request->stream(), request->id());  // the server keeps only requests that parsed
+  }
+  return out;
 }
 
 std::vector<int> pixelsOf(const std::vector<Frame>& frames) {
@@ -176,7 +97,7 @@ std::vector<int64_t> indicesOf(const std::vector<Frame>& frames) {
 }
 
 TEST(ClientStream, OnlyADealerBatchAsksForAStream) {
-  StreamingServer server([](int, const proto::Request& request) { return whole(request); });
+  ScriptedServer server([](int, const proto::Request& request) { return whole(request); });
   {
     Client dealer(server.endpoint(), options(SocketType::kDealer, 2s, 0));
     ASSERT_TRUE(dealer.getFrames("m.mov", {1, 2}).ok());
@@ -189,14 +110,14 @@ TEST(ClientStream, OnlyADealerBatchAsksForAStream) {
     ASSERT_TRUE(req.getFrames("m.mov", {1, 2}).ok());
     ASSERT_TRUE(req.getFramesAt("m.mov", {0.0, 0.5}).ok());
   }
-  const auto received = server.received();
+  const auto received = receivedRequests(server);
   ASSERT_EQ(received.size(), 6u);
   const std::vector<bool> expected = {true, false, true, false, false, false};
   for (size_t i = 0; i < received.size(); ++i) EXPECT_EQ(received[i].first, expected[i]) << "request " << i;
 }
 
 TEST(ClientStream, StreamedReplyInSeveralMessages) {
-  StreamingServer server([](int, const proto::Request& request) {
+  ScriptedServer server([](int, const proto::Request& request) {
     return inPieces(request, {2, 1, 3, 1}, 20ms);
   });
   Client client(server.endpoint(), options(SocketType::kDealer, 2s, 0));
@@ -209,7 +130,7 @@ TEST(ClientStream, StreamedReplyInSeveralMessages) {
 }
 
 TEST(ClientStream, StreamedReplyByTime) {
-  StreamingServer server([](int, const proto::Request& request) { return inPieces(request, {1, 2}, 10ms); });
+  ScriptedServer server([](int, const proto::Request& request) { return inPieces(request, {1, 2}, 10ms); });
   Client client(server.endpoint(), options(SocketType::kDealer, 2s, 0));
   auto frames = client.getFramesAt("m.mov", {0.1, 0.12, 0.4});
   ASSERT_TRUE(frames.ok()) << frames.status().toString();
@@ -220,7 +141,7 @@ TEST(ClientStream, StreamedReplyByTime) {
 // that keeps arriving must not be cut off, nor sent again. (Wide margins: the test machines
 // stall for up to half a second under load.)
 TEST(ClientStream, TimeoutRestartsWithEveryMessage) {
-  StreamingServer server([](int, const proto::Request& request) {
+  ScriptedServer server([](int, const proto::Request& request) {
     return inPieces(request, std::vector<uint32_t>(8, 1), 300ms, -1, 100ms);
   });
   Client client(server.endpoint(), options(SocketType::kDealer, 1000ms, 0));
@@ -236,7 +157,7 @@ TEST(ClientStream, TimeoutRestartsWithEveryMessage) {
 // The first attempt's stream stalls after one message; the retry is answered in two messages
 // around the late rest of the first attempt, which must not be mixed in.
 TEST(ClientStream, AStalledStreamIsSentAgainAndItsLateMessagesIgnored) {
-  StreamingServer server([](int n, const proto::Request& request) {
+  ScriptedServer server([](int n, const proto::Request& request) {
     if (n == 0) return inPieces(request, {1, 3}, 1800ms, 1);      // rest at 1.8 s
     if (n == 1) return inPieces(request, {2, 2}, 900ms, 2, 100ms);  // sent at ~1.2 s: 1.3 s, 2.2 s
     return whole(request, 2);
@@ -249,14 +170,14 @@ TEST(ClientStream, AStalledStreamIsSentAgainAndItsLateMessagesIgnored) {
   auto next = client.getFrames("m.mov", {5, 6});
   ASSERT_TRUE(next.ok()) << next.status().toString();
   EXPECT_EQ(pixelsOf(*next), (std::vector<int>{2, 2}));
-  const auto received = server.received();
+  const auto received = receivedRequests(server);
   ASSERT_EQ(received.size(), 3u);
   EXPECT_NE(received[0].second, received[1].second) << "each attempt has its own id";
 }
 
 TEST(ClientStream, AStreamThatStopsTimesOut) {
-  StreamingServer server([](int, const proto::Request& request) {
-    std::vector<TimedMessage> out;
+  ScriptedServer server([](int, const proto::Request& request) {
+    ScriptedAnswer out;
     out.push_back(framesMessage(request, 0, 1, true, 0ms));  // and nothing more
     return out;
   });
@@ -268,11 +189,11 @@ TEST(ClientStream, AStreamThatStopsTimesOut) {
 }
 
 TEST(ClientStream, AnErrorInTheMiddleEndsTheCall) {
-  StreamingServer server([](int, const proto::Request& request) {
+  ScriptedServer server([](int, const proto::Request& request) {
     if (requestSize(request) == 1) return whole(request);
-    std::vector<TimedMessage> out;
+    ScriptedAnswer out;
     out.push_back(framesMessage(request, 0, 2, true, 0ms));
-    TimedMessage error;
+    ScriptedMessage error;
     error.at = 50ms;
     error.header = protocol::makeStatusReply(request.id(), Status::decodeError("damaged at 40"), "w1");
     out.push_back(std::move(error));
@@ -290,9 +211,9 @@ TEST(ClientStream, AnErrorInTheMiddleEndsTheCall) {
 }
 
 TEST(ClientStream, AStreamWithAGapIsAnInternalError) {
-  StreamingServer server([](int, const proto::Request& request) {
+  ScriptedServer server([](int, const proto::Request& request) {
     if (requestSize(request) == 1) return whole(request);
-    std::vector<TimedMessage> out;
+    ScriptedAnswer out;
     out.push_back(framesMessage(request, 0, 1, true, 0ms));
     out.push_back(framesMessage(request, 2, 1, false, 0ms));
     return out;
@@ -306,8 +227,8 @@ TEST(ClientStream, AStreamWithAGapIsAnInternalError) {
 }
 
 TEST(ClientStream, ARestartedStreamOverwritesEarlierPositions) {
-  StreamingServer server([](int, const proto::Request& request) {
-    std::vector<TimedMessage> out;
+  ScriptedServer server([](int, const proto::Request& request) {
+    ScriptedAnswer out;
     out.push_back(framesMessage(request, 0, 2, true, 0ms, 1));
     out.push_back(framesMessage(request, 0, 3, false, 20ms, 2));
     return out;

@@ -1,96 +1,24 @@
-// framewire::Client against a scripted in-process server (a ROUTER socket on a thread): the
+// framewire::Client against a scripted in-process server (scripted_server.h): the
 // Lazy Pirate retries for REQ and DEALER, stale replies, status propagation, what a request
 // carries. No broker or worker is involved.
 #include "framewire/client.h"
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <functional>
-#include <mutex>
-#include <optional>
 #include <thread>
 
-#include <zmq_addon.hpp>
-
 #include "tests/client/reply_builder.h"
+#include "tests/client/scripted_server.h"
 
 namespace framewire {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::FrameSpec;
+using testing::ScriptedAnswer;
+using testing::ScriptedServer;
+using testing::answerWith;
 using testing::buildFramesReply;
-
-// What the scripted server does with one request.
-struct ScriptedReply {
-  bool answer = true;                    // false: drop the request
-  std::chrono::milliseconds delay{0};    // wait this long before answering
-  std::optional<flatbuffers::DetachedBuffer> header;  // default: an OK reply with the request's id
-  std::vector<std::vector<uint8_t>> payload;
-  bool garbage = false;                  // answer with a frame that is not a Reply
-};
-
-// Request number (0-based) and the request -> what to do.
-using Script = std::function<ScriptedReply(int, const proto::Request&)>;
-
-class ScriptedServer {
- public:
-  explicit ScriptedServer(Script script) : script_(std::move(script)), socket_(context_, zmq::socket_type::router) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.bind("tcp://127.0.0.1:*");
-    endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~ScriptedServer() {
-    stop_ = true;
-    thread_.join();
-  }
-  const std::string& endpoint() const { return endpoint_; }
-  int requests() const { return requests_; }
-  std::vector<std::vector<uint8_t>> receivedBodies() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return bodies_;
-  }
-
- private:
-  void serve() {
-    while (!stop_) {
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      if (zmq::poll(&item, 1, 20ms) <= 0) continue;
-      protocol::Multipart frames;
-      if (!zmq::recv_multipart(socket_, std::back_inserter(frames))) continue;
-      protocol::ClientRequest request;
-      if (!protocol::parseClientRequest(std::move(frames), &request).isOk()) continue;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        bodies_.emplace_back(request.body.data<uint8_t>(), request.body.data<uint8_t>() + request.body.size());
-      }
-      ScriptedReply reply = script_(requests_++, *request.request);
-      if (!reply.answer) continue;
-      if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);
-      protocol::Multipart parts;
-      if (reply.garbage) {
-        parts.emplace_back("not a flatbuffer", 16);
-      } else {
-        if (!reply.header) reply.header = protocol::makeStatusReply(request.request->id(), Status::ok());
-        parts.push_back(testing::toMessage(*reply.header));
-        for (const auto& p : reply.payload) parts.push_back(testing::toMessage(p));
-      }
-      zmq::send_multipart(socket_, protocol::makeClientReply(std::move(request.envelope), std::move(parts)));
-    }
-  }
-
-  Script script_;
-  zmq::context_t context_{1};
-  zmq::socket_t socket_;
-  std::string endpoint_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> requests_{0};
-  std::mutex mutex_;
-  std::vector<std::vector<uint8_t>> bodies_;
-  std::thread thread_;
-};
 
 // A LIST reply naming the request's folder, so a test can tell which call a reply answers.
 flatbuffers::DetachedBuffer echoListReply(const proto::Request& request) {
@@ -115,10 +43,8 @@ class ClientRetryTest : public ::testing::TestWithParam<SocketType> {};
 
 TEST_P(ClientRetryTest, RetriesAfterALostRequest) {
   ScriptedServer server([](int n, const proto::Request& request) {
-    ScriptedReply reply;
-    reply.answer = n > 0;  // the first request is lost
-    reply.header = echoListReply(request);
-    return reply;
+    if (n == 0) return ScriptedAnswer{};  // the first request is lost
+    return answerWith(echoListReply(request));
   });
   Client client(server.endpoint(), quickOptions(GetParam(), 2, 1000ms));
   auto entries = client.list("folder-a");
@@ -133,11 +59,7 @@ TEST_P(ClientRetryTest, RetriesAfterALostRequest) {
 }
 
 TEST_P(ClientRetryTest, GivesUpWithTimeoutAfterTheLastRetry) {
-  ScriptedServer server([](int, const proto::Request&) {
-    ScriptedReply reply;
-    reply.answer = false;
-    return reply;
-  });
+  ScriptedServer server([](int, const proto::Request&) { return ScriptedAnswer{}; });
   Client client(server.endpoint(), quickOptions(GetParam(), 2));
   const auto start = std::chrono::steady_clock::now();
   auto info = client.info("a.mov");
@@ -167,9 +89,8 @@ TEST_P(ClientRetryTest, TimesOutWhenNothingListens) {
 
 TEST_P(ClientRetryTest, ServerErrorBecomesTheStatus) {
   ScriptedServer server([](int, const proto::Request& request) {
-    ScriptedReply reply;
-    reply.header = protocol::makeStatusReply(request.id(), Status::notFound("no movie x.mov under the roots"), "w1");
-    return reply;
+    return answerWith(
+        protocol::makeStatusReply(request.id(), Status::notFound("no movie x.mov under the roots"), "w1"));
   });
   Client client(server.endpoint(), quickOptions(GetParam(), 2, 2000ms));
   auto frame = client.getFrame("x.mov", 3);
@@ -188,10 +109,7 @@ INSTANTIATE_TEST_SUITE_P(SocketTypes, ClientRetryTest, ::testing::Values(SocketT
 // on it later; the next call must skip it and return its own.
 TEST(Client, DealerSkipsTheLateReplyOfAnAbandonedCall) {
   ScriptedServer server([](int n, const proto::Request& request) {
-    ScriptedReply reply;
-    reply.header = echoListReply(request);
-    if (n == 0) reply.delay = 400ms;
-    return reply;
+    return answerWith(echoListReply(request), {}, n == 0 ? 400ms : 0ms);
   });
   Client client(server.endpoint(), quickOptions(SocketType::kDealer, 0));
   auto first = client.list("first");
@@ -204,11 +122,7 @@ TEST(Client, DealerSkipsTheLateReplyOfAnAbandonedCall) {
 }
 
 TEST(Client, ReqReportsAGarbledReply) {
-  ScriptedServer server([](int, const proto::Request&) {
-    ScriptedReply reply;
-    reply.garbage = true;
-    return reply;
-  });
+  ScriptedServer server([](int, const proto::Request&) { return testing::garbageAnswer(); });
   Client client(server.endpoint(), quickOptions(SocketType::kReq, 2));
   auto info = client.info("a.mov");
   ASSERT_FALSE(info.ok());
@@ -217,7 +131,6 @@ TEST(Client, ReqReportsAGarbledReply) {
 
 TEST(Client, RequestCarriesEveryOption) {
   ScriptedServer server([](int, const proto::Request& request) {
-    ScriptedReply reply;
     std::vector<FrameSpec> specs;
     uint32_t offset = 0;
     for (const int64_t index : *request.frames()) {
@@ -229,9 +142,7 @@ TEST(Client, RequestCarriesEveryOption) {
       offset += 6;
       specs.push_back(spec);
     }
-    reply.header = buildFramesReply(request.id(), specs);
-    reply.payload = {std::vector<uint8_t>(offset, 7)};
-    return reply;
+    return answerWith(buildFramesReply(request.id(), specs), {std::vector<uint8_t>(offset, 7)});
   });
   ClientOptions options = quickOptions(SocketType::kDealer, 0);
   options.timeout = 2s;
@@ -275,13 +186,10 @@ TEST(Client, RequestCarriesEveryOption) {
 
 TEST(Client, WrongFramesFromTheServerAreAnError) {
   ScriptedServer server([](int, const proto::Request& request) {
-    ScriptedReply reply;
     FrameSpec spec;
     spec.index = request.frames()->Get(0) + 1;  // not what was asked
     spec.planes = {{0, 0, 3, 3, 1}};
-    reply.header = buildFramesReply(request.id(), {spec});
-    reply.payload = {std::vector<uint8_t>(3)};
-    return reply;
+    return answerWith(buildFramesReply(request.id(), {spec}), {std::vector<uint8_t>(3)});
   });
   Client client(server.endpoint(), quickOptions(SocketType::kDealer, 0));
   auto frame = client.getFrame("m.mov", 4);
@@ -308,11 +216,7 @@ TEST(Client, NoIndicesIsAnInvalidArgument) {
 }
 
 TEST(Client, MovesKeepTheConnection) {
-  ScriptedServer server([](int, const proto::Request& request) {
-    ScriptedReply reply;
-    reply.header = echoListReply(request);
-    return reply;
-  });
+  ScriptedServer server([](int, const proto::Request& request) { return answerWith(echoListReply(request)); });
   Client first(server.endpoint(), quickOptions(SocketType::kReq, 0));
   ASSERT_TRUE(first.list("a").ok());
   Client second = std::move(first);

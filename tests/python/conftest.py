@@ -155,6 +155,21 @@ def server(request):
     return request.getfixturevalue(request.param)
 
 
+@pytest.fixture
+def fake():
+    """Starts in-process fake servers: ``fake(handler)`` -> a ``fw_helpers.FakeServer``; all
+    are closed at the end of the test."""
+    servers = []
+
+    def make(handler):
+        s = H.FakeServer(handler)
+        servers.append(s)
+        return s
+    yield make
+    for s in servers:
+        s.close()
+
+
 @pytest.fixture(params=["dealer", "req"])
 def socket_type(request):
     return request.param

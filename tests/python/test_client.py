@@ -12,7 +12,7 @@ import zmq
 
 import framewire
 from framewire.proto.RequestKind import RequestKind
-from fw_helpers import FakeServer, build_reply, free_port
+from fw_helpers import build_reply, free_port
 
 W, H = 8, 4
 
@@ -35,21 +35,8 @@ def answer(req, n):
     return rgb_reply(req)
 
 
-@pytest.fixture
-def fake():
-    servers = []
-
-    def make(handler=answer):
-        s = FakeServer(handler)
-        servers.append(s)
-        return s
-    yield make
-    for s in servers:
-        s.close()
-
-
 def test_both_socket_types_speak_the_protocol(fake, socket_type):
-    s = fake()
+    s = fake(answer)
     with framewire.Client(s.endpoint, timeout=2, retries=0, socket_type=socket_type) as c:
         assert [e.name for e in c.list()] == ["a/", "m.mov"]
         assert c.info("m.mov").num_frames == 10
@@ -67,7 +54,7 @@ def test_both_socket_types_speak_the_protocol(fake, socket_type):
 
 
 def test_received_frames_are_zero_copy_views(fake):
-    s = fake()
+    s = fake(answer)
     with framewire.Client(s.endpoint, timeout=2) as c:
         f = c.get_frame("m.mov", 2)
     part = f.parts[0]
@@ -142,7 +129,7 @@ def test_garbage_reply_on_a_req_socket_raises(fake):
 
 
 def test_client_arguments_and_close(fake):
-    s = fake()
+    s = fake(answer)
     with pytest.raises(ValueError):
         framewire.Client(s.endpoint, socket_type="pub")
     with pytest.raises(ValueError):
@@ -158,7 +145,7 @@ def test_client_arguments_and_close(fake):
 
 
 def test_server_timeout_is_sent_as_the_request_deadline(fake):
-    s = fake()
+    s = fake(answer)
     with framewire.Client(s.endpoint, timeout=1.5, server_timeout=0) as c:
         c.info("m.mov")
     with framewire.Client(s.endpoint, timeout=1.5, server_timeout=7.25) as c:

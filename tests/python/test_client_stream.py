@@ -10,7 +10,7 @@ import pytest
 
 import framewire
 from framewire.proto.RequestKind import RequestKind
-from fw_helpers import FakeServer, build_reply
+from fw_helpers import build_reply
 
 W, H = 4, 2
 FRAME_BYTES = W * H * 3
@@ -48,19 +48,6 @@ def in_pieces(req, sizes, gap=0.0, fill=None, first=0.0):
 
 def pixels(frames):
     return [int(f.array[0, 0, 0]) for f in frames]
-
-
-@pytest.fixture
-def fake():
-    servers = []
-
-    def make(handler):
-        s = FakeServer(handler)
-        servers.append(s)
-        return s
-    yield make
-    for s in servers:
-        s.close()
 
 
 def test_only_a_dealer_batch_asks_for_a_stream(fake):
