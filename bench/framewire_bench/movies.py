@@ -288,10 +288,10 @@ def plan_frames(index: MovieIndex, *, random_count: int, sequential_runs: int,
                           batch_size=batch_size, seed=seed)
 
 
-# Frames left unused after each sequential run: framewire's read-ahead decodes frame n+1 of a
-# forward reader into its frame cache after the run's last request (untimed), so the frame
-# after a run must belong to no scenario, or it would be a cache hit there.
-RUN_GUARD = 2
+# Frames left unused after each sequential run: framewire's read-ahead produces a window of
+# frames after a forward reader's last request (6 by default, untimed), so the frames after a
+# run must belong to no scenario, or they would be cache hits there.
+RUN_GUARD = 8
 
 
 @dataclasses.dataclass

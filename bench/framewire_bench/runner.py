@@ -47,6 +47,9 @@ class Phase:
     plot: str = "cdf"              # "cdf" of per-frame latency, or "bar" of frames/s
     time_limit_s: float = 0.0      # stop after the round that passes this (0 = no limit)
     min_rounds: int = 3            # ... but run at least this many rounds
+    settle_s: float = 0.0          # untimed pause after each sample: work a method left running
+                                   # in the background (read-ahead, decoder threads) ends before
+                                   # the next method is timed
     notes: List[str] = dataclasses.field(default_factory=list)
 
     def frames(self) -> List[int]:
@@ -148,7 +151,10 @@ def run_phase(phase: Phase, oracle: Oracle, log=lambda s: print(s, file=sys.stde
                 for m in phase.lanes[li].methods:
                     if id(m) not in alive:
                         continue
-                    if not _sample(m, request, rows[id(m)], oracle):
+                    ok = _sample(m, request, rows[id(m)], oracle)
+                    if phase.settle_s:
+                        time.sleep(phase.settle_s)
+                    if not ok:
                         consecutive_errors[id(m)] += 1
                         if consecutive_errors[id(m)] >= MAX_CONSECUTIVE_ERRORS:
                             alive.discard(id(m))

@@ -149,6 +149,29 @@ TEST(FrameStoreTest, FramesMadeAheadAreKeptUntilTaken) {
   EXPECT_EQ(decoder.total(), 2);
 }
 
+// A read-ahead job claims all its frames before decoding the first, so a reader asking for a
+// later one meanwhile waits for it instead of decoding it a second time.
+TEST(FrameStoreTest, FramesMadeAheadAreClaimedUpFront) {
+  auto store = openStore(64 << 20);
+  FakeDecoder decoder;
+  decoder.setOpen(false);
+  Admission ahead;
+  ahead.until_taken = true;
+  std::thread job([&] { EXPECT_TRUE(store->produce("p\n", {1, 2, 3}, false, decoder.fn(), nullptr, ahead).ok()); });
+  while (decoder.calls(1) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::thread reader([&] {
+    auto got = store->produce("p\n", {3}, false, decoder.fn());
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(tiersOf(*got), (std::vector<proto::CacheTier>{kMemory}));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  decoder.setOpen(true);
+  job.join();
+  reader.join();
+  EXPECT_EQ(decoder.calls(3), 1) << "the reader waited for the frame made ahead";
+  EXPECT_FALSE(store->holds("p\n", 3)) << "and took it";
+}
+
 TEST(FrameStoreTest, ConcurrentRequestsForTheSameFramesDecodeEachOnce) {
   auto store = openStore(256 << 20);
   FakeDecoder decoder(std::chrono::milliseconds(20));

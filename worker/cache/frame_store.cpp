@@ -139,6 +139,24 @@ Result<std::vector<FrameOutput>> FrameStore::produce(const std::string& key_pref
   std::vector<Deferred> deferred;
   uint64_t admitted = 0;
 
+  if (admission.until_taken) {
+    // Frames made ahead for a reader: claim them all first, so that the reader's requests
+    // wait for them instead of decoding them again with a reader of their own (which would
+    // seek back to a keyframe). Frames that are here or being made already are left alone.
+    // Claims never wait for anything but the decoder, so holding several cannot deadlock.
+    std::vector<std::pair<size_t, FrameCache::Claim>> claims;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      FrameCache::Acquired got = memory_.acquire(frameCacheKey(key_prefix, frames[i]));
+      if (got.claim) claims.emplace_back(i, std::move(got.claim));
+    }
+    for (auto& [i, claim] : claims) {
+      FW_ASSIGN_OR_RETURN(FrameOutput out, fill(frameCacheKey(key_prefix, frames[i]), frames[i], std::move(claim),
+                                                compact, decode, admission, &admitted));
+      deliver(i, std::move(out));
+    }
+    return std::vector<FrameOutput>{};
+  }
+
   for (size_t i = 0; i < frames.size(); ++i) {
     const Clock::time_point start = Clock::now();
     std::string key = frameCacheKey(key_prefix, frames[i]);
