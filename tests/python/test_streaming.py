@@ -134,3 +134,51 @@ def test_error_in_a_streamed_batch_is_raised(stream_server):
             c.get_frames(MOVIE, [1, 2, 3, NUM_FRAMES + 5, 4])
         # The client is in step afterwards.
         assert [f.index for f in c.get_frames(MOVIE, [5, 6])] == [5, 6]
+
+
+def test_kill_9_worker_mid_stream_restarts_the_stream_and_loses_nothing(stream_root, log_dir, md5s):
+    """The worker streaming a batch dies (kill -9) after its first PARTIAL: the broker re-queues
+    the request, the other worker streams it again from position 0, and the client ends up
+    with every frame exactly once per position, exact (PROTOCOL.md 3 and 6)."""
+    import zmq
+    from framewire import protocol
+    from framewire.stream import StreamAssembly
+    if not have_binaries("framewire-broker", "framewire-worker"):
+        pytest.skip(f"framewire-broker/framewire-worker not built in {BUILD_DIR}/bin")
+    # One decoder thread and no cache: the batch takes long enough that the kill lands mid-way.
+    cluster = H.start_distributed(BUILD_DIR, stream_root, log_dir, workers=2, tag="stream-kill",
+                                  extra_worker_args=["--decoder-threads", "1", "--convert-threads", "1",
+                                                     "--cache-bytes", "0"])
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    try:
+        s.connect(cluster.endpoint)
+        wanted = list(range(NUM_FRAMES))
+        body = protocol.build_request(1, protocol.RequestKind.FRAMES, MOVIE, frames=wanted, format="native",
+                                      timeout_ms=60000, stream=True)
+        s.send_multipart([b"", protocol.CLIENT_PROTOCOL, body])
+        assembly = StreamAssembly(len(wanted), wanted)
+        positions, workers, killed = [], [], None
+        while not assembly.done:
+            assert s.poll(30000), f"no message for 30 s\n{cluster.logs()}"
+            header, payload = protocol.split_reply(s.recv_multipart(copy=False), True)
+            reply = protocol.parse_reply_header(header.bytes)
+            positions.append(reply.Position())
+            workers.append(reply.Worker().decode())
+            assembly.add(reply, payload)
+            if killed is None:
+                assert reply.More(), "the first message was already the last: nothing to kill mid-stream"
+                # Workers are named ROLE-HOST-PID (connections of a process add -i).
+                parts = workers[0].split("-")
+                killed = next(name for name, p in cluster.procs.items()
+                              if name != "broker" and str(p.pid) in parts)
+                cluster.procs[killed].kill9()
+        frames = assembly.frames()
+    finally:
+        s.close(0)
+        cluster.stop()
+    assert positions.count(0) >= 2, f"the stream did not start again: positions {positions}"
+    assert workers[-1] != workers[0], f"the dead worker answered last: {workers}"
+    assert [f.index for f in frames] == wanted
+    for f in frames:
+        assert H.md5(f.tobytes()) == md5s[f.index], f"frame {f.index} differs from ffmpeg's"
