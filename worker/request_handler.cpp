@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "common/byte_size.h"
 #include "worker/decode/decoder_pool.h"
 #include "worker/decode/ffmpeg_handles.h"
 #include "worker/output/frame_buffer_pool.h"
@@ -49,13 +50,6 @@ constexpr uint64_t kRequestCacheShare = 8;
 
 std::string frameRangeText(int64_t num_frames) {
   return num_frames > 0 ? "0.." + std::to_string(num_frames - 1) : "none";
-}
-
-std::string bytesText(uint64_t bytes) {
-  const double mib = double(bytes) / (1024.0 * 1024.0);
-  char text[64];
-  std::snprintf(text, sizeof(text), "%llu bytes (%.1f MiB)", static_cast<unsigned long long>(bytes), mib);
-  return text;
 }
 
 // The movie sources the config names. A bad remote base is a startup error, thrown like an
@@ -294,9 +288,9 @@ class RequestHandler::Impl {
   Status checkReplySize(const OutputSpec& spec, const MovieIndex& index, size_t distinct_frames) const {
     FW_ASSIGN_OR_RETURN(const uint64_t total, estimatedReplyBytes(spec, index, distinct_frames));
     if (total > config_.max_reply_bytes) {
-      return Status::invalidArgument("the reply would hold about " + bytesText(total) + " for " +
+      return Status::invalidArgument("the reply would hold about " + byteSizeText(total) + " for " +
                                      std::to_string(distinct_frames) + " frames, over the limit of " +
-                                     bytesText(config_.max_reply_bytes) +
+                                     byteSizeText(config_.max_reply_bytes) +
                                      "; ask for fewer frames per request or a smaller size");
     }
     return Status::ok();
@@ -401,7 +395,7 @@ class RequestHandler::Impl {
       }
     }
     if (produced > config_.max_reply_bytes) {
-      return Status::invalidArgument("the reply grew past the limit of " + bytesText(config_.max_reply_bytes) +
+      return Status::invalidArgument("the reply grew past the limit of " + byteSizeText(config_.max_reply_bytes) +
                                      "; ask for fewer frames per request or a smaller size");
     }
     context->total_us = microsecondsSince(start);
