@@ -63,30 +63,29 @@ WorkerMessage ready(const std::string& worker) {
 WorkerMessage heartbeat(const std::string& worker) { return workerCommand(worker, WorkerCommand::kHeartbeat); }
 WorkerMessage disconnect(const std::string& worker) { return workerCommand(worker, WorkerCommand::kDisconnect); }
 
-// A REPLY as the ROUTER receives it, parsed by the real codec; `payload` is moved in.
-WorkerMessage reply(const std::string& worker, uint64_t token, uint64_t request_id,
-                    zmq::message_t payload = zmq::message_t(16)) {
+// A REPLY (or a streamed reply's PARTIAL) as the ROUTER receives it, parsed by the real codec;
+// `payload` is moved in.
+WorkerMessage replyMessage(WorkerCommand command, const std::string& worker, uint64_t token, uint64_t request_id,
+                           zmq::message_t payload) {
   Multipart parts;
   parts.push_back(makeReplyHeader(request_id, worker));
   parts.push_back(std::move(payload));
-  Multipart frames = protocol::makeWorkerReply(token, std::move(parts));
+  Multipart frames = command == WorkerCommand::kPartial ? protocol::makeWorkerPartial(token, std::move(parts))
+                                                        : protocol::makeWorkerReply(token, std::move(parts));
   frames.insert(frames.begin(), textFrame(worker));
   auto parsed = protocol::parseWorkerMessage(std::move(frames));
   EXPECT_TRUE(parsed.ok()) << parsed.status().toString();
   return std::move(parsed).value();
 }
 
-// A PARTIAL message of a streamed reply, parsed by the real codec, like reply().
+WorkerMessage reply(const std::string& worker, uint64_t token, uint64_t request_id,
+                    zmq::message_t payload = zmq::message_t(16)) {
+  return replyMessage(WorkerCommand::kReply, worker, token, request_id, std::move(payload));
+}
+
 WorkerMessage partial(const std::string& worker, uint64_t token, uint64_t request_id,
                       zmq::message_t payload = zmq::message_t(16)) {
-  Multipart parts;
-  parts.push_back(makeReplyHeader(request_id, worker));
-  parts.push_back(std::move(payload));
-  Multipart frames = protocol::makeWorkerPartial(token, std::move(parts));
-  frames.insert(frames.begin(), textFrame(worker));
-  auto parsed = protocol::parseWorkerMessage(std::move(frames));
-  EXPECT_TRUE(parsed.ok()) << parsed.status().toString();
-  return std::move(parsed).value();
+  return replyMessage(WorkerCommand::kPartial, worker, token, request_id, std::move(payload));
 }
 
 // ---- outputs --------------------------------------------------------------------------------
