@@ -34,7 +34,7 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
+#include "framewire/status.h"
 #include "framewire/frame.h"
 #include "framewire/movie_info.h"
 
