@@ -182,3 +182,35 @@ def test_kill_9_worker_mid_stream_restarts_the_stream_and_loses_nothing(stream_r
     assert [f.index for f in frames] == wanted
     for f in frames:
         assert H.md5(f.tobytes()) == md5s[f.index], f"frame {f.index} differs from ffmpeg's"
+
+
+def test_a_slow_reader_still_gets_every_message(stream_server):
+    """A client that reads its stream slowly (receive queue of one message, a pause before each
+    read) loses nothing: the worker waits for room instead of dropping, and a stream has at
+    most 16 messages, fewer than the broker's per-client queue holds (PROTOCOL.md 3)."""
+    import time
+    import zmq
+    from framewire import protocol
+    from framewire.stream import StreamAssembly
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.RCVHWM, 1)
+    s.connect(stream_server.endpoint)
+    try:
+        wanted = list(range(NUM_FRAMES)) + list(range(NUM_FRAMES))  # 120 positions, about 330 MB
+        body = protocol.build_request(7, protocol.RequestKind.FRAMES, MOVIE, frames=wanted,
+                                      format="rgb24", timeout_ms=60000, stream=True)
+        s.send_multipart([b"", protocol.CLIENT_PROTOCOL, body])
+        assembly = StreamAssembly(len(wanted), wanted)
+        while not assembly.done:
+            time.sleep(0.1)
+            assert s.poll(30000), "no message for 30 s"
+            header, payload = protocol.split_reply(s.recv_multipart(copy=False), True)
+            assembly.add(protocol.parse_reply_header(header.bytes), payload)
+        frames = assembly.frames()
+    finally:
+        s.close(0)
+    assert 1 < assembly.messages <= 16
+    assert [f.index for f in frames] == wanted
+    for a, b in zip(frames[:NUM_FRAMES], frames[NUM_FRAMES:]):
+        assert np.array_equal(a.array, b.array)
