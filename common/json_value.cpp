@@ -12,30 +12,6 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
-void writeString(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out += escaped;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 void appendUtf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
@@ -238,6 +214,30 @@ class Parser {
 
 }  // namespace
 
+void appendJsonString(std::string& out, std::string_view text) {
+  out += '"';
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          out += escaped;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
 Result<JsonValue> JsonValue::parse(std::string_view text) { return Parser(text).document(); }
 
 const JsonValue* JsonValue::get(std::string_view name) const {
@@ -294,7 +294,7 @@ void JsonValue::write(std::string& out, int indent, int depth) const {
       out += text;
       break;
     }
-    case Type::kString: writeString(out, string_); break;
+    case Type::kString: appendJsonString(out, string_); break;
     case Type::kArray:
       out += '[';
       for (size_t i = 0; i < items_.size(); ++i) {
@@ -310,7 +310,7 @@ void JsonValue::write(std::string& out, int indent, int depth) const {
       for (size_t i = 0; i < members_.size(); ++i) {
         if (i) out += ',';
         newline(depth + 1);
-        writeString(out, members_[i].first);
+        appendJsonString(out, members_[i].first);
         out += indent > 0 ? ": " : ":";
         members_[i].second.write(out, indent, depth + 1);
       }

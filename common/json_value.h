@@ -74,4 +74,8 @@ class JsonValue {
   std::vector<std::pair<std::string, JsonValue>> members_;
 };
 
+// Appends `text` as a JSON string literal, quotes included (RFC 8259 escapes; UTF-8 passes
+// through unchanged).
+void appendJsonString(std::string& out, std::string_view text);
+
 }  // namespace framewire
