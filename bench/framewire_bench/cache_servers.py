@@ -1,7 +1,7 @@
 """framewire servers that the cache scenarios start for themselves (issue 5): ``framewire
 serve`` with a disk cache and no RAM cache, and broker + 2 worker processes with small RAM
 caches and a chosen routing policy. Each is started when the first method using it opens and
-stopped when the last one closes (:class:`OwnedServer`), so it lives only for its scenario;
+stopped when the last one closes (:class:`OwnedServer`, a servers.Shared), so it lives only for its scenario;
 processes and log files are named after the scenario, apart from the main servers'.
 """
 
@@ -12,22 +12,14 @@ import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from .servers import Process, Server, free_port
+from .servers import Process, Server, Shared, free_port, start_listening
 
 
 def start_serve_with(bdir: Path, root: Path, log_dir: Path, tag: str, args: List[str]) -> Server:
     """``framewire serve --workers 2`` with extra ``args``, its log named ``framewire-<tag>``."""
-    server = Server(tag, f"framewire serve --workers 2 {' '.join(args)}")
-    try:
-        p = Process(f"framewire-{tag}", [str(bdir / "bin" / "framewire"), "serve", "--root", str(root),
-                                         "--listen", f"tcp://127.0.0.1:{free_port()}", "--workers", "2",
-                                         *args], log_dir)
-        server.processes.append(p)
-        server.endpoint = p.wait_for(r"listening on (\S+)").group(1)
-        return server
-    except Exception:
-        server.stop()
-        raise
+    return start_listening(tag, f"framewire serve --workers 2 {' '.join(args)}", f"framewire-{tag}",
+                           [str(bdir / "bin" / "framewire"), "serve", "--root", str(root),
+                            "--listen", f"tcp://127.0.0.1:{free_port()}", "--workers", "2", *args], log_dir)
 
 
 def start_cluster_with(bdir: Path, root: Path, log_dir: Path, tag: str, broker_args: List[str],
@@ -73,28 +65,19 @@ def _wait_for_workers(server: Server, count: int, timeout: float = 30.0) -> None
     raise RuntimeError(f"{server.key}: {count} workers did not register within {timeout:.0f} s")
 
 
-class OwnedServer:
-    """A server started by the first of its methods to open and stopped by the last to close.
-    ``scratch`` (a folder, e.g. a disk cache) is emptied before the start and removed after."""
+class OwnedServer(Shared):
+    """A server its scenario's methods share (servers.Shared). ``scratch`` (a folder, e.g. a
+    disk cache) is emptied before the start and removed after the stop."""
 
     def __init__(self, start: Callable[[], Server], scratch: Optional[Path] = None):
-        self._start = start
-        self._scratch = scratch
-        self._users = 0
-        self.server: Optional[Server] = None
+        def start_clean() -> Server:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return start()
 
-    def acquire(self) -> str:
-        if self.server is None:
-            if self._scratch is not None:
-                shutil.rmtree(self._scratch, ignore_errors=True)
-            self.server = self._start()
-        self._users += 1
-        return self.server.endpoint
+        def stop(server: Server) -> None:
+            server.stop()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
 
-    def release(self) -> None:
-        self._users -= 1
-        if self._users <= 0 and self.server is not None:
-            self.server.stop()
-            self.server = None
-            if self._scratch is not None:
-                shutil.rmtree(self._scratch, ignore_errors=True)
+        super().__init__(start_clean, stop)

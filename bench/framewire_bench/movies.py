@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import struct
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -376,3 +377,24 @@ def ranges(frames: Sequence[int]) -> List[tuple]:
         else:
             out.append((n, n))
     return out
+
+
+def moov_size(path: Path) -> int:
+    """Size of the file's moov box (header included), walking the top-level boxes."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        at = 0
+        while at + 8 <= size:
+            f.seek(at)
+            head = f.read(16)
+            box, kind = struct.unpack(">I4s", head[:8])
+            if box == 1:
+                box = struct.unpack(">Q", head[8:16])[0]
+            elif box == 0:
+                box = size - at
+            if kind == b"moov":
+                return box
+            if box < 8:
+                break
+            at += box
+    raise ValueError(f"{path}: no moov box")

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
-from .servers import Process, Server, free_port
+from .cache_servers import start_serve_with
+from .servers import Process, Server, Shared, free_port
 
 NGINX = "/usr/sbin/nginx"
 BLOCK_SIZE = 256 << 10  # framewire's remote block size (RemoteConfig::block_size)
@@ -148,10 +148,12 @@ def start_remote_pair(bdir: Path, site_dir: Path, movie_path: Path, log_dir: Pat
     nginx = Nginx(site, log_dir / f"nginx-{tag}", log_dir)
     started: List[Server] = []
     try:
-        remote = _serve(bdir, log_dir, f"{tag}-remote", ["--root", str(site_dir / "empty"),
-                                                         "--remote-base", nginx.url()])
+        empty = site_dir / "empty"
+        empty.mkdir(parents=True, exist_ok=True)
+        remote = start_serve_with(bdir, empty, log_dir, f"{tag}-remote",
+                                  ["--cache-bytes", "0", "--remote-base", nginx.url()])
         started.append(remote)
-        local = _serve(bdir, log_dir, f"{tag}-local", ["--root", str(movie_path.parent)])
+        local = start_serve_with(bdir, movie_path.parent, log_dir, f"{tag}-local", ["--cache-bytes", "0"])
         started.append(local)
     except Exception:
         for s in started:
@@ -161,68 +163,20 @@ def start_remote_pair(bdir: Path, site_dir: Path, movie_path: Path, log_dir: Pat
     return {"site": site, "nginx": nginx, "remote": remote, "local": local}
 
 
-def _serve(bdir: Path, log_dir: Path, tag: str, args: List[str]) -> Server:
-    for a, b in zip(args, args[1:]):
-        if a == "--root":
-            Path(b).mkdir(parents=True, exist_ok=True)
-    server = Server(tag, f"framewire serve --workers 2 --cache-bytes 0 {' '.join(args)}")
-    try:
-        p = Process(f"framewire-{tag}", [str(bdir / "bin" / "framewire"), "serve", "--listen",
-                                         f"tcp://127.0.0.1:{free_port()}", "--workers", "2",
-                                         "--cache-bytes", "0", *args], log_dir)
-        server.processes.append(p)
-        server.endpoint = p.wait_for(r"listening on (\S+)").group(1)
-        return server
-    except Exception:
-        server.stop()
-        raise
-
-
-class RemotePair:
-    """The servers of a remote scenario, started by the first method that opens and stopped
-    by the last that closes (so they live only for their scenario)."""
+class RemotePair(Shared):
+    """The servers of a remote scenario (start_remote_pair), shared by its methods
+    (servers.Shared); the site folder goes with them."""
 
     def __init__(self, bdir: Path, site_dir: Path, movie_path: Path, log_dir: Path, tag: str):
-        self._args = (bdir, site_dir, movie_path, log_dir, tag)
-        self._users = 0
-        self.parts: Optional[Dict[str, object]] = None
-
-    def acquire(self) -> Dict[str, object]:
-        if self.parts is None:
-            self.parts = start_remote_pair(*self._args)
-        self._users += 1
-        return self.parts
-
-    def release(self) -> None:
-        self._users -= 1
-        if self._users <= 0 and self.parts is not None:
+        def stop(parts: Dict[str, object]) -> None:
             for key in ("remote", "local", "nginx"):
-                self.parts[key].stop()
-            shutil.rmtree(self._args[1], ignore_errors=True)
-            self.parts = None
+                parts[key].stop()
+            shutil.rmtree(site_dir, ignore_errors=True)
+
+        super().__init__(lambda: start_remote_pair(bdir, site_dir, movie_path, log_dir, tag), stop)
 
 
 # ---- what the cold-open bound is made of -------------------------------------------------
-
-def moov_size(path: Path) -> int:
-    """Size of the top-level moov box (header included); 0 when there is none."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        at = 0
-        while at + 8 <= size:
-            f.seek(at)
-            box, kind = struct.unpack(">I4s", f.read(8))
-            if box == 1:
-                box = struct.unpack(">Q", f.read(8))[0]
-            elif box == 0:
-                box = size - at
-            if kind == b"moov":
-                return box
-            if box < 8:
-                return 0
-            at += box
-    return 0
-
 
 _PACKET_SIZES: Dict[str, List[int]] = {}
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,21 +106,50 @@ class Server:
         return total
 
 
-def start_serve(bdir: Path, root: Path, workers: int, log_dir: Path, extra: List[str] = ()) -> Server:
-    """``framewire serve``: broker + worker threads in one process (embedded mode)."""
-    server = Server("serve", f"framewire serve --workers {workers} (one process, inproc backend)")
+class Shared:
+    """Something the methods of one scenario share (a server, a set of servers): started by
+    the first method that acquires it and stopped when the last one releases it, so it lives
+    only for its scenario."""
+
+    def __init__(self, start: Callable[[], Any], stop: Callable[[Any], None]):
+        self._start = start
+        self._stop = stop
+        self._users = 0
+        self.value: Any = None
+
+    def acquire(self) -> Any:
+        if self.value is None:
+            self.value = self._start()
+        self._users += 1
+        return self.value
+
+    def release(self) -> None:
+        self._users -= 1
+        if self._users <= 0 and self.value is not None:
+            value, self.value = self.value, None
+            self._stop(value)
+
+
+def start_listening(key: str, description: str, process_name: str, cmd: List[str], log_dir: Path) -> Server:
+    """A one-process server that prints ``listening on ENDPOINT`` once it serves."""
+    server = Server(key, description)
     try:
-        port = free_port()
-        p = Process("framewire-serve", [str(bdir / "bin" / "framewire"), "serve", "--root", str(root),
-                                        "--listen", f"tcp://127.0.0.1:{port}",
-                                        "--workers", str(workers), *extra], log_dir)
+        p = Process(process_name, cmd, log_dir)
         server.processes.append(p)
-        m = p.wait_for(r"listening on (\S+)")
-        server.endpoint = m.group(1)
+        server.endpoint = p.wait_for(r"listening on (\S+)").group(1)
         return server
     except Exception:
         server.stop()
         raise
+
+
+def start_serve(bdir: Path, root: Path, workers: int, log_dir: Path, extra: List[str] = ()) -> Server:
+    """``framewire serve``: broker + worker threads in one process (embedded mode)."""
+    return start_listening("serve", f"framewire serve --workers {workers} (one process, inproc backend)",
+                           "framewire-serve",
+                           [str(bdir / "bin" / "framewire"), "serve", "--root", str(root),
+                            "--listen", f"tcp://127.0.0.1:{free_port()}", "--workers", str(workers), *extra],
+                           log_dir)
 
 
 def start_distributed(bdir: Path, root: Path, worker_processes: int, log_dir: Path,
@@ -152,13 +181,6 @@ def start_distributed(bdir: Path, root: Path, worker_processes: int, log_dir: Pa
 
 
 def start_echo(log_dir: Path) -> Server:
-    server = Server("echo", "bare pyzmq ROUTER echo server (separate process)")
-    try:
-        p = Process("zmq-echo", [sys.executable, str(Path(__file__).with_name("echo_server.py")),
-                                 "--bind", "tcp://127.0.0.1:0"], log_dir)
-        server.processes.append(p)
-        server.endpoint = p.wait_for(r"listening on (\S+)").group(1)
-        return server
-    except Exception:
-        server.stop()
-        raise
+    return start_listening("echo", "bare pyzmq ROUTER echo server (separate process)", "zmq-echo",
+                           [sys.executable, str(Path(__file__).with_name("echo_server.py")),
+                            "--bind", "tcp://127.0.0.1:0"], log_dir)

@@ -13,35 +13,15 @@ from __future__ import annotations
 
 import random
 import time
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import numpy as np
 
 from ..cache_servers import OwnedServer
-from .framewire_client import FramewireClient, _cached, _server_ms
+from .framewire_client import SharedServerClient, _cached, _server_ms
 
 
-class OwnServerClient(FramewireClient):
-    def __init__(self, name: str, label: str, owned: OwnedServer, movie_rel: str, **kwargs):
-        super().__init__(name, label, "", movie_rel, **kwargs)
-        self.owned = owned
-        self._acquired = False
-
-    def open(self) -> None:
-        self.endpoint = self.owned.acquire()
-        self._acquired = True
-        super().open()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            if self._acquired:
-                self._acquired = False
-                self.owned.release()
-
-
-class DiskHitClient(OwnServerClient):
+class DiskHitClient(SharedServerClient):
     def fetch(self, frames: Sequence[int]) -> List[np.ndarray]:
         deadline = time.monotonic() + 30
         while self.client.stats()["total"]["disk"].get("pending_writes", 0) and time.monotonic() < deadline:
@@ -52,7 +32,7 @@ class DiskHitClient(OwnServerClient):
         return arrays
 
 
-class RoutingClient(OwnServerClient):
+class RoutingClient(SharedServerClient):
     def __init__(self, name: str, label: str, owned: OwnedServer, movies: List[str],
                  sequence: List[int], working_set: List[tuple], notes: List[str], seed: int, **kwargs):
         super().__init__(name, label, owned, movies[0], **kwargs)

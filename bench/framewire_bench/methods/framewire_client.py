@@ -119,3 +119,31 @@ def _stage(timings, stage: str) -> float:
 def _cached(frame) -> str:
     c = getattr(frame, "cached", None)
     return "decoded" if c in (None, "", "none", "decoded") else str(c)
+
+
+class SharedServerClient(FramewireClient):
+    """A FramewireClient against a server its scenario starts for itself (servers.Shared):
+    acquired when the method opens, released when it closes. ``attach`` takes what the
+    Shared gives (a Server, a set of servers) and sets the endpoint (and movie) to use."""
+
+    def __init__(self, name: str, label: str, shared, movie_rel: str, **kwargs):
+        super().__init__(name, label, "", movie_rel, **kwargs)
+        self.shared = shared
+        self._acquired = False
+
+    def attach(self, value) -> None:
+        self.endpoint = value.endpoint
+
+    def open(self) -> None:
+        value = self.shared.acquire()
+        self._acquired = True
+        self.attach(value)
+        super().open()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._acquired:
+                self._acquired = False
+                self.shared.release()

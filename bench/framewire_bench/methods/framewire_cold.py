@@ -17,35 +17,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 import numpy as np
 
 from ..cache_servers import start_serve_with
+from ..movies import moov_size
 from .framewire_client import FramewireClient, _cached, _server_ms, import_client
-
-
-def moov_size(path: Path) -> int:
-    """Size of the file's moov box (header included), walking the top-level boxes."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        at = 0
-        while at + 8 <= size:
-            f.seek(at)
-            head = f.read(16)
-            box, kind = struct.unpack(">I4s", head[:8])
-            if box == 1:
-                box = struct.unpack(">Q", head[8:16])[0]
-            elif box == 0:
-                box = size - at
-            if kind == b"moov":
-                return box
-            if box < 8:
-                break
-            at += box
-    raise ValueError(f"{path}: no moov box")
 
 
 def read_chars(pid: int) -> int:

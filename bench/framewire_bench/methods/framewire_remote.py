@@ -18,32 +18,20 @@ from typing import List, Sequence
 
 import numpy as np
 
-from ..remote_servers import BLOCK_SIZE, RemotePair, bytes_fetched, moov_size, packet_sizes
-from .framewire_client import FramewireClient
+from ..movies import moov_size
+from ..remote_servers import BLOCK_SIZE, RemotePair, bytes_fetched, packet_sizes
+from .framewire_client import SharedServerClient
 
 
-class RemotePairClient(FramewireClient):
+class RemotePairClient(SharedServerClient):
     def __init__(self, name: str, label: str, pair: RemotePair, which: str, **kwargs):
-        super().__init__(name, label, "", "", **kwargs)
-        self.pair = pair
+        super().__init__(name, label, pair, "", **kwargs)
         self.which = which
-        self._acquired = False
 
-    def open(self) -> None:
-        parts = self.pair.acquire()
-        self._acquired = True
+    def attach(self, parts) -> None:
         self.endpoint = parts[self.which].endpoint
         site = parts["site"]
         self.movie_rel = site.warm_rel if self.which == "remote" else site.name
-        super().open()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            if self._acquired:
-                self._acquired = False
-                self.pair.release()
 
     def describe(self) -> str:
         where = "over HTTP from nginx (--remote-base)" if self.which == "remote" else "from the local file (--root)"
@@ -61,7 +49,7 @@ class ColdRemoteClient(RemotePairClient):
         pass  # every sample is a first contact
 
     def fetch(self, frames: Sequence[int]) -> List[np.ndarray]:
-        parts = self.pair.parts
+        parts = self.shared.value
         rel = parts["site"].new_cold()
         t0 = time.perf_counter()
         got = [self.client.get_frame(rel, n, format=self.pixel_format) for n in frames]

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Optional
 
 from ..cache_servers import OwnedServer, start_serve_with
-from ..methods.framewire_cached import DiskHitClient, OwnServerClient
+from ..methods.framewire_cached import DiskHitClient
+from ..methods.framewire_client import SharedServerClient
 from ..runner import Lane, Phase
 from . import Context, scenario
 
@@ -26,7 +27,7 @@ def build(ctx: Context) -> Optional[Phase]:
     owned = OwnedServer(lambda: start_serve_with(
         ctx.build_dir, root, ctx.log_dir, "serve-disk",
         ["--cache-bytes", "0", "--disk-cache", str(scratch), "--disk-cache-bytes", "8G"]), scratch=scratch)
-    decode = OwnServerClient("framewire-disk-decode", "framewire serve, disk cache on: first fetch (decoded)",
+    decode = SharedServerClient("framewire-disk-decode", "framewire serve, disk cache on: first fetch (decoded)",
                              owned, ctx.movie.rel, socket_type=ctx.socket_type)
     hit = DiskHitClient("framewire-disk-hit", "framewire serve, disk cache on: same frame again (disk hit)",
                         owned, ctx.movie.rel, socket_type=ctx.socket_type)
