@@ -71,9 +71,9 @@ Status writeFrame(const Frame& frame, const std::string& path) {
 
 int runGetCommand(int argc, char** argv) {
   ServerOptions server;
-  std::string movie, index_text, output, crop_text, time_text;
+  std::string movie, index_text, output, time_text;
   FrameOptions options;
-  int64_t quality = 0, width = 0, height = 0;
+  OutputFlags output_flags;
   ArgParser args("framewire get", "Fetches one frame and writes it as an image or raw pixels.");
   server.addTo(args);
   args.option("-o", "FILE",
@@ -82,10 +82,10 @@ int runGetCommand(int argc, char** argv) {
               &output);
   args.option("--format", "F", "pixel format: native, rgb24 (default), rgba, bgr24, gray8, gray16", &options.format);
   args.option("--encoding", "E", "raw, png, jpeg or bmp (default: from the output name)", &options.encoding);
-  args.option("--quality", "Q", "jpeg quality 1..100 (default: the server's)", &quality);
-  args.option("--crop", "X,Y,W,H", "crop rectangle in pixels, applied before resizing", &crop_text);
-  args.option("--width", "W", "output width (0 or unset: keep; one of width/height unset keeps the aspect)", &width);
-  args.option("--height", "H", "output height", &height);
+  args.option("--quality", "Q", "jpeg quality 1..100 (default: the server's)", &output_flags.quality);
+  args.option("--crop", "X,Y,W,H", "crop rectangle in pixels, applied before resizing", &output_flags.crop);
+  args.option("--width", "W", "output width (0 or unset: keep; one of width/height unset keeps the aspect)", &output_flags.width);
+  args.option("--height", "H", "output height", &output_flags.height);
   args.positional("MOVIE", "movie path relative to the server's roots", &movie);
   args.option("--time", "SECONDS",
               "instead of N: the frame displayed at this time, in seconds from the first frame", &time_text);
@@ -112,18 +112,9 @@ int runGetCommand(int argc, char** argv) {
   Result<std::string> encoding = chooseEncoding(output, options.encoding);
   if (!encoding.ok()) return reportUsageError("get", encoding.status().message());
   options.encoding = *encoding;
-  if (!crop_text.empty()) {
-    Result<CropRect> crop = parseCrop(crop_text);
-    if (!crop.ok()) return reportUsageError("get", crop.status().message());
-    options.crop = *crop;
+  if (Status applied = applyOutputFlags(output_flags, &options); !applied.isOk()) {
+    return reportUsageError("get", applied.message());
   }
-  if (quality < 0 || quality > 100) return reportUsageError("get", "--quality must be between 1 and 100");
-  if (width < 0 || height < 0 || width > INT32_MAX || height > INT32_MAX) {
-    return reportUsageError("get", "--width and --height must be positive");
-  }
-  options.quality = static_cast<int>(quality);
-  options.width = static_cast<int>(width);
-  options.height = static_cast<int>(height);
 
   Client client = server.makeClient();
   const auto start = std::chrono::steady_clock::now();

@@ -103,4 +103,18 @@ Result<std::string> chooseEncoding(const std::string& output_path, const std::st
   return implied;
 }
 
+Status applyOutputFlags(const OutputFlags& flags, FrameOptions* options) {
+  if (!flags.crop.empty()) {
+    FW_ASSIGN_OR_RETURN(options->crop, parseCrop(flags.crop));
+  }
+  if (flags.quality < 0 || flags.quality > 100) return Status::invalidArgument("--quality must be between 1 and 100");
+  if (flags.width < 0 || flags.height < 0 || flags.width > INT32_MAX || flags.height > INT32_MAX) {
+    return Status::invalidArgument("--width and --height must be positive");
+  }
+  options->quality = static_cast<int>(flags.quality);
+  options->width = static_cast<int>(flags.width);
+  options->height = static_cast<int>(flags.height);
+  return Status::ok();
+}
+
 }  // namespace framewire::cli

@@ -27,4 +27,15 @@ Result<double> parseFrameTime(const std::string& text);
 // extension. No output and no --encoding: raw. INVALID_ARGUMENT when it cannot be decided.
 Result<std::string> chooseEncoding(const std::string& output_path, const std::string& requested_encoding);
 
+// The output flags `get` and `warm` share, as given on the command line.
+struct OutputFlags {
+  std::string crop;  // --crop X,Y,W,H
+  int64_t quality = 0;
+  int64_t width = 0;
+  int64_t height = 0;
+};
+
+// Checks `flags` and puts them into `options`; INVALID_ARGUMENT naming the flag otherwise.
+Status applyOutputFlags(const OutputFlags& flags, FrameOptions* options);
+
 }  // namespace framewire::cli

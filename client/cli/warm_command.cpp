@@ -29,9 +29,10 @@ bool overLimit(const Status& status) {
 
 int runWarmCommand(int argc, char** argv) {
   ServerOptions server;
-  std::string movie, frames_text, crop_text;
+  std::string movie, frames_text;
   FrameOptions options;
-  int64_t quality = 0, width = 0, height = 0, batch = 0;
+  int64_t batch = 0;
+  OutputFlags output_flags;
   ArgParser args("framewire warm",
                  "Fills the server's frame caches with frames of a movie ahead of time, so later reads of\n"
                  "them are cache hits. Use the output options later reads will use: the caches keep\n"
@@ -40,10 +41,10 @@ int runWarmCommand(int argc, char** argv) {
   args.option("--frames", "START:STOP:STEP", "frames to warm, STOP exclusive (default: every frame)", &frames_text);
   args.option("--format", "F", "pixel format: native, rgb24 (default), rgba, bgr24, gray8, gray16", &options.format);
   args.option("--encoding", "E", "raw (default), png, jpeg or bmp", &options.encoding);
-  args.option("--quality", "Q", "jpeg quality 1..100 (default: the server's)", &quality);
-  args.option("--crop", "X,Y,W,H", "crop rectangle in pixels, applied before resizing", &crop_text);
-  args.option("--width", "W", "output width", &width);
-  args.option("--height", "H", "output height", &height);
+  args.option("--quality", "Q", "jpeg quality 1..100 (default: the server's)", &output_flags.quality);
+  args.option("--crop", "X,Y,W,H", "crop rectangle in pixels, applied before resizing", &output_flags.crop);
+  args.option("--width", "W", "output width", &output_flags.width);
+  args.option("--height", "H", "output height", &output_flags.height);
   args.option("--batch", "N", "frames per request (default: as many as fit in 64 MiB)", &batch);
   args.positional("MOVIE", "movie path relative to the server's roots", &movie);
   args.epilog(
@@ -57,19 +58,10 @@ int runWarmCommand(int argc, char** argv) {
   if (auto problem = server.validate(); !problem.empty()) return reportUsageError("warm", problem);
   Result<FrameRange> range = parseFrameRange(frames_text);
   if (!range.ok()) return reportUsageError("warm", range.status().message());
-  if (!crop_text.empty()) {
-    Result<CropRect> crop = parseCrop(crop_text);
-    if (!crop.ok()) return reportUsageError("warm", crop.status().message());
-    options.crop = *crop;
-  }
-  if (quality < 0 || quality > 100) return reportUsageError("warm", "--quality must be between 1 and 100");
-  if (width < 0 || height < 0 || width > INT32_MAX || height > INT32_MAX) {
-    return reportUsageError("warm", "--width and --height must be positive");
+  if (Status applied = applyOutputFlags(output_flags, &options); !applied.isOk()) {
+    return reportUsageError("warm", applied.message());
   }
   if (batch < 0) return reportUsageError("warm", "--batch must be positive");
-  options.quality = static_cast<int>(quality);
-  options.width = static_cast<int>(width);
-  options.height = static_cast<int>(height);
 
   Client client = server.makeClient();
   Result<MovieInfo> info = client.info(movie);
