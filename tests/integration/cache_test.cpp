@@ -36,12 +36,7 @@ class CacheIntegrationTest : public IntegrationTest {
 
   // framewire COMMAND --server <the test server> ARGS...
   CommandResult run(const std::string& command, std::vector<std::string> args) {
-    std::vector<std::string> argv = {binaryPath("framewire"), command, "--server", server_->frontend()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runProgram(argv);
-  }
-  static std::string describe(const CommandResult& r) {
-    return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "--- stderr:\n" + r.err;
+    return runFramewire(command, server_->frontend(), args);
   }
   int workerIndex(const std::string& name) {
     for (int i = 0; i < server_->workerCount(); ++i) {

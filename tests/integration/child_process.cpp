@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/test_movies.h"
+
 namespace framewire::testing {
 namespace {
 
@@ -146,6 +148,16 @@ CommandResult runProgram(const std::vector<std::string>& argv, std::chrono::mill
   unlink(out_path);
   unlink(err_path);
   return result;
+}
+
+CommandResult runFramewire(const std::string& command, const std::string& server, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {binaryPath("framewire"), command, "--server", server};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runProgram(argv);
+}
+
+std::string describe(const CommandResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "--- stderr:\n" + r.err;
 }
 
 }  // namespace framewire::testing

@@ -57,4 +57,10 @@ struct CommandResult {
 CommandResult runProgram(const std::vector<std::string>& argv,
                          std::chrono::milliseconds limit = std::chrono::milliseconds(30000));
 
+// `framewire COMMAND --server SERVER ARGS...`.
+CommandResult runFramewire(const std::string& command, const std::string& server, const std::vector<std::string>& args);
+
+// Exit code, stdout and stderr, for failure messages.
+std::string describe(const CommandResult& r);
+
 }  // namespace framewire::testing

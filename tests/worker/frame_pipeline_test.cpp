@@ -99,18 +99,6 @@ std::vector<uint8_t> swscaleDirect(const AVFrame& frame, AVPixelFormat format) {
   return out;
 }
 
-std::vector<uint8_t> packed(const OutputImage& image) {
-  std::vector<uint8_t> bytes;
-  for (const ImagePlane& plane : image.planes) {
-    const PayloadPart& part = image.parts[plane.part];
-    for (uint32_t row = 0; row < plane.rows; ++row) {
-      const uint8_t* begin = part.data + plane.offset + uint64_t(row) * plane.stride;
-      bytes.insert(bytes.end(), begin, begin + plane.row_bytes);
-    }
-  }
-  return bytes;
-}
-
 // Deep YUV (10 and 12 bit, 4:2:0, 4:2:2, 4:4:4 with alpha) to 8-bit RGB goes through 8 bits
 // first: within a level of swscale's direct conversion, for every RGB output and a crop.
 TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
@@ -141,7 +129,7 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
       auto geometry = outputGeometry(spec, (*frame)->width, (*frame)->height);
       auto image = converter.toRaw(**frame, spec, *geometry);
       ASSERT_TRUE(image.ok()) << image.status().toString();
-      const std::vector<uint8_t> ours = packed(*image);
+      const std::vector<uint8_t> ours = testing::packedImage(*image);
       const std::vector<uint8_t> reference = swscaleDirect(**frame, c.pixel_format);
       ASSERT_EQ(ours.size(), reference.size());
       EXPECT_GE(testing::psnr(ours.data(), reference.data(), ours.size()), 45.0) << c.format << " " << desc->name;
@@ -160,7 +148,7 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
       auto image = converter.toRaw(**frame, spec, *geometry);
       ASSERT_TRUE(image.ok()) << image.status().toString();
       EXPECT_EQ(image->width, rect.width);
-      const std::vector<uint8_t> cropped = packed(*image);
+      const std::vector<uint8_t> cropped = testing::packedImage(*image);
       ASSERT_EQ(cropped.size(), size_t(rect.width) * rect.height * 3);
       // The reference: the rectangle of the whole frame's direct conversion.
       const std::vector<uint8_t> whole = swscaleDirect(**frame, AV_PIX_FMT_RGB24);
@@ -195,7 +183,7 @@ TEST(FramePrefetcherTest, BatchesDecodeAheadAndStayExact) {
     ASSERT_TRUE(frame.ok()) << n << ": " << frame.status().toString();
     auto image = converter.toRaw(**frame, native, *outputGeometry(native, 320, 240));
     ASSERT_TRUE(image.ok());
-    const std::vector<uint8_t> bytes = packed(*image);
+    const std::vector<uint8_t> bytes = testing::packedImage(*image);
     EXPECT_EQ(testing::md5Hex(bytes.data(), bytes.size()), oracle[size_t(n)]) << "frame " << n;
   }
   EXPECT_GE(prefetcher.framesDecodedAhead(), 5);

@@ -239,4 +239,16 @@ std::vector<uint8_t> packedPlane0(const AVFrame& frame, int row_bytes) {
   return bytes;
 }
 
+std::vector<uint8_t> packedImage(const OutputImage& image) {
+  std::vector<uint8_t> bytes;
+  for (const ImagePlane& plane : image.planes) {
+    const PayloadPart& part = image.parts[plane.part];
+    for (uint32_t row = 0; row < plane.rows; ++row) {
+      const uint8_t* begin = part.data + plane.offset + uint64_t(row) * plane.stride;
+      bytes.insert(bytes.end(), begin, begin + plane.row_bytes);
+    }
+  }
+  return bytes;
+}
+
 }  // namespace framewire::testing

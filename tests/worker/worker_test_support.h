@@ -11,6 +11,7 @@
 
 #include "framewire_generated.h"
 #include "worker/decode/ffmpeg_handles.h"
+#include "worker/output/output_image.h"
 #include "worker/worker_reply.h"
 
 namespace framewire::testing {
@@ -66,6 +67,9 @@ const proto::Reply* replyOf(const WorkerReply& reply);
 // The frame's planes concatenated without row padding (the `-f rawvideo` layout). Checks that
 // every plane lies inside its payload part.
 std::vector<uint8_t> packedPixels(const WorkerReply& reply, const proto::FrameHeader& frame);
+
+// A converted image's planes concatenated without row padding (the `-f rawvideo` layout).
+std::vector<uint8_t> packedImage(const OutputImage& image);
 
 // Decodes an image file (png, jpeg, bmp) with FFmpeg; null on failure.
 UniqueAVFrame decodeImage(const std::vector<uint8_t>& bytes, AVCodecID codec);

@@ -144,15 +144,21 @@ Result<std::vector<FrameOutput>> FrameStore::produce(const std::string& key_pref
     // wait for them instead of decoding them again with a reader of their own (which would
     // seek back to a keyframe). Frames that are here or being made already are left alone.
     // Claims never wait for anything but the decoder, so holding several cannot deadlock.
-    std::vector<std::pair<size_t, FrameCache::Claim>> claims;
+    struct Claimed {
+      size_t position;
+      std::string key;
+      FrameCache::Claim claim;
+    };
+    std::vector<Claimed> claims;
     for (size_t i = 0; i < frames.size(); ++i) {
-      FrameCache::Acquired got = memory_.acquire(frameCacheKey(key_prefix, frames[i]));
-      if (got.claim) claims.emplace_back(i, std::move(got.claim));
+      std::string key = frameCacheKey(key_prefix, frames[i]);
+      FrameCache::Acquired got = memory_.acquire(key);
+      if (got.claim) claims.push_back(Claimed{i, std::move(key), std::move(got.claim)});
     }
-    for (auto& [i, claim] : claims) {
-      FW_ASSIGN_OR_RETURN(FrameOutput out, fill(frameCacheKey(key_prefix, frames[i]), frames[i], std::move(claim),
-                                                compact, decode, admission, &admitted));
-      deliver(i, std::move(out));
+    for (Claimed& c : claims) {
+      FW_ASSIGN_OR_RETURN(FrameOutput out, fill(c.key, frames[c.position], std::move(c.claim), compact, decode,
+                                                admission, &admitted));
+      deliver(c.position, std::move(out));
     }
     return std::vector<FrameOutput>{};
   }

@@ -39,14 +39,7 @@ std::string nativeMd5(const AVFrame& frame) {
   auto geometry = outputGeometry(spec, frame.width, frame.height);
   auto image = converter.toRaw(frame, spec, *geometry);
   if (!image.ok()) return image.status().toString();
-  std::vector<uint8_t> bytes;
-  for (const ImagePlane& plane : image->planes) {
-    const PayloadPart& part = image->parts[plane.part];
-    for (uint32_t row = 0; row < plane.rows; ++row) {
-      const uint8_t* begin = part.data + plane.offset + uint64_t(row) * plane.stride;
-      bytes.insert(bytes.end(), begin, begin + plane.row_bytes);
-    }
-  }
+  const std::vector<uint8_t> bytes = testing::packedImage(*image);
   return testing::md5Hex(bytes.data(), bytes.size());
 }
 
