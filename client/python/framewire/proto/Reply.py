@@ -145,7 +145,31 @@ class Reply(object):
             return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
         return 0
 
-def ReplyStart(builder): builder.StartObject(11)
+    # Reply
+    def SharedParts(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 16
+            from framewire.proto.SharedPart import SharedPart
+            obj = SharedPart()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Reply
+    def SharedPartsLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Reply
+    def SharedPartsIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
+        return o == 0
+
+def ReplyStart(builder): builder.StartObject(12)
 def Start(builder):
     return ReplyStart(builder)
 def ReplyAddId(builder, id): builder.PrependUint64Slot(0, id, 0)
@@ -187,6 +211,12 @@ def AddMore(builder, more):
 def ReplyAddPosition(builder, position): builder.PrependUint32Slot(10, position, 0)
 def AddPosition(builder, position):
     return ReplyAddPosition(builder, position)
+def ReplyAddSharedParts(builder, sharedParts): builder.PrependUOffsetTRelativeSlot(11, flatbuffers.number_types.UOffsetTFlags.py_type(sharedParts), 0)
+def AddSharedParts(builder, sharedParts):
+    return ReplyAddSharedParts(builder, sharedParts)
+def ReplyStartSharedPartsVector(builder, numElems): return builder.StartVector(16, numElems, 8)
+def StartSharedPartsVector(builder, numElems):
+    return ReplyStartSharedPartsVector(builder, numElems)
 def ReplyEnd(builder): return builder.EndObject()
 def End(builder):
     return ReplyEnd(builder)

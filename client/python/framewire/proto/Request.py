@@ -159,7 +159,18 @@ class Request(object):
             return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
         return False
 
-def RequestStart(builder): builder.StartObject(13)
+    # Request
+    def SharedMemory(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(30))
+        if o != 0:
+            x = self._tab.Indirect(o + self._tab.Pos)
+            from framewire.proto.SharedMemory import SharedMemory
+            obj = SharedMemory()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+def RequestStart(builder): builder.StartObject(14)
 def Start(builder):
     return RequestStart(builder)
 def RequestAddId(builder, id): builder.PrependUint64Slot(0, id, 0)
@@ -207,6 +218,9 @@ def StartTimesVector(builder, numElems):
 def RequestAddStream(builder, stream): builder.PrependBoolSlot(12, stream, 0)
 def AddStream(builder, stream):
     return RequestAddStream(builder, stream)
+def RequestAddSharedMemory(builder, sharedMemory): builder.PrependUOffsetTRelativeSlot(13, flatbuffers.number_types.UOffsetTFlags.py_type(sharedMemory), 0)
+def AddSharedMemory(builder, sharedMemory):
+    return RequestAddSharedMemory(builder, sharedMemory)
 def RequestEnd(builder): return builder.EndObject()
 def End(builder):
     return RequestEnd(builder)
