@@ -13,12 +13,13 @@ uint64_t streamChunkBytes(uint64_t estimated_bytes, uint64_t min_chunk_bytes, si
 }
 
 FrameStream::FrameStream(std::vector<size_t> order, size_t distinct_count, const OutputSpec& spec,
-                         ReplyContext context, FrameStreamLimits limits, Send send)
+                         ReplyContext context, FrameStreamLimits limits, Send send, SharedPlacement* shared)
     : order_(std::move(order)),
       spec_(spec),
       context_(std::move(context)),
       limits_(limits),
       send_(std::move(send)),
+      shared_(shared),
       outputs_(distinct_count),
       last_position_(distinct_count, 0) {
   for (size_t i = 0; i < order_.size(); ++i) last_position_.at(order_[i]) = i;
@@ -60,6 +61,7 @@ WorkerReply FrameStream::build(size_t begin, size_t end, const ReplyContext& con
   // The run's distinct frames, each once, in order of first use.
   std::vector<FrameOutput> frames;
   std::vector<size_t> order;
+  ReplyRun run{static_cast<uint32_t>(begin), more, {}};
   std::vector<size_t> slot(outputs_.size(), SIZE_MAX);
   order.reserve(end - begin);
   for (size_t i = begin; i < end; ++i) {
@@ -67,10 +69,11 @@ WorkerReply FrameStream::build(size_t begin, size_t end, const ReplyContext& con
     if (slot[distinct] == SIZE_MAX) {
       slot[distinct] = frames.size();
       frames.push_back(*outputs_[distinct]);
+      run.frame_ids.push_back(distinct);
     }
     order.push_back(slot[distinct]);
   }
-  return buildFramesReply(context, spec_, frames, order, ReplyRun{static_cast<uint32_t>(begin), more});
+  return buildFramesReply(context, spec_, frames, order, run, shared_);
 }
 
 }  // namespace framewire

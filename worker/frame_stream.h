@@ -47,8 +47,9 @@ class FrameStream {
 
   // `order[i]`: the distinct frame (0..distinct_count-1) at request position i. `context`
   // fills the PARTIALs' headers (id, worker, queue time; their timings are the run's own).
+  // `shared` (may be null) places the pixels in the client's shared memory (reply_builder.h).
   FrameStream(std::vector<size_t> order, size_t distinct_count, const OutputSpec& spec, ReplyContext context,
-              FrameStreamLimits limits, Send send);
+              FrameStreamLimits limits, Send send, SharedPlacement* shared = nullptr);
 
   // Distinct frame `distinct` is ready: may send a PARTIAL. Outputs no later position needs
   // are let go once sent, so their buffers can be reused while the request goes on.
@@ -69,6 +70,7 @@ class FrameStream {
   const ReplyContext context_;
   const FrameStreamLimits limits_;
   const Send send_;
+  SharedPlacement* const shared_;
   std::vector<std::optional<FrameOutput>> outputs_;  // by distinct frame
   std::vector<size_t> last_position_;                // by distinct frame: its last request position
   size_t sent_ = 0;          // positions [0, sent_) went out

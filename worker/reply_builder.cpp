@@ -30,6 +30,24 @@ flatbuffers::DetachedBuffer finishReply(flatbuffers::FlatBufferBuilder& builder,
   return builder.Release();
 }
 
+// Each frame's places in the client's shared memory (PROTOCOL.md 3), placed in order of the
+// frame's first position; empty when nothing went there.
+std::vector<std::vector<proto::SharedPart>> placeInSharedMemory(const std::vector<FrameOutput>& frames,
+                                                                const std::vector<size_t>& order,
+                                                                const ReplyRun& run, SharedPlacement* shared) {
+  std::vector<std::vector<proto::SharedPart>> places;
+  if (!shared || !shared->active()) return places;
+  places.resize(frames.size());
+  bool any = false;
+  for (size_t f : order) {
+    if (!places[f].empty() || frames[f].image.parts.empty()) continue;
+    places[f] = shared->place(run.frame_ids.empty() ? f : run.frame_ids.at(f), frames[f].image.parts);
+    for (const proto::SharedPart& place : places[f]) any = any || place.size() != 0;
+  }
+  if (!any) places.clear();
+  return places;
+}
+
 }  // namespace
 
 flatbuffers::DetachedBuffer buildErrorReply(const ReplyContext& context, const Status& status) {
@@ -74,15 +92,24 @@ flatbuffers::DetachedBuffer buildStatsReply(const ReplyContext& context, const s
 
 WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec,
                              const std::vector<FrameOutput>& frames,
-                             const std::vector<size_t>& order, ReplyRun run) {
+                             const std::vector<size_t>& order, const ReplyRun& run,
+                             SharedPlacement* shared) {
   WorkerReply result;
-  // Payload: every distinct frame's parts once, in the order the frames were decoded.
+  const std::vector<std::vector<proto::SharedPart>> places = placeInSharedMemory(frames, order, run, shared);
+  // Payload: every distinct frame's parts once, in the order the frames were decoded; a part
+  // in shared memory leaves an empty part in the message.
   std::vector<uint32_t> first_part(frames.size());
+  std::vector<proto::SharedPart> shared_parts;
   for (size_t f = 0; f < frames.size(); ++f) {
     first_part[f] = static_cast<uint32_t>(result.payload.size());
-    for (const PayloadPart& part : frames[f].image.parts) result.payload.push_back(part);
+    const std::vector<PayloadPart>& parts = frames[f].image.parts;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const bool placed = !places.empty() && places[f].at(i).size() != 0;
+      result.payload.push_back(placed ? PayloadPart{} : parts[i]);
+      if (!places.empty()) shared_parts.push_back(placed ? places[f][i] : proto::SharedPart(0, 0));
+    }
   }
-  flatbuffers::FlatBufferBuilder builder(512 + 160 * order.size());
+  flatbuffers::FlatBufferBuilder builder(512 + 160 * order.size() + 16 * shared_parts.size());
   result.header = finishReply(builder, context, Status::ok(), [&] {
     std::vector<flatbuffers::Offset<proto::FrameHeader>> headers;
     headers.reserve(order.size());
@@ -125,10 +152,14 @@ WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec
       headers.push_back(header_of_frame[f]);
     }
     const auto list = builder.CreateVector(headers);
-    return [list, run](proto::ReplyBuilder& reply) {
+    const auto shared_list =
+        shared_parts.empty() ? flatbuffers::Offset<flatbuffers::Vector<const proto::SharedPart*>>()
+                             : builder.CreateVectorOfStructs(shared_parts);
+    return [list, shared_list, position = run.position, more = run.more](proto::ReplyBuilder& reply) {
       reply.add_frames(list);
-      reply.add_position(run.position);
-      reply.add_more(run.more);
+      reply.add_position(position);
+      reply.add_more(more);
+      if (!shared_list.IsNull()) reply.add_shared_parts(shared_list);
     };
   });
   return result;

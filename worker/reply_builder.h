@@ -16,6 +16,7 @@
 #include "worker/source/movie_path.h"
 #include "worker/output/output_image.h"
 #include "worker/output/output_spec.h"
+#include "worker/shared_memory.h"
 #include "worker/stage_timings.h"
 #include "worker/worker_reply.h"
 
@@ -57,12 +58,17 @@ flatbuffers::DetachedBuffer buildStatsReply(const ReplyContext& context, const s
 struct ReplyRun {
   uint32_t position = 0;
   bool more = false;
+  // The request's distinct frame behind frames[f] (empty: f), by which `shared` places it.
+  std::vector<size_t> frame_ids;
 };
 
 // `frames` holds each distinct frame once; `order[i]` is the position in `frames` of the i-th
-// frame of the reply.
+// frame of the reply. With an active `shared` placement the payload parts go into the client's
+// shared memory where they fit (in order of first position, so that placement is the same on
+// any worker) and the message carries Reply.shared_parts and empty parts in their stead.
 WorkerReply buildFramesReply(const ReplyContext& context, const OutputSpec& spec,
                              const std::vector<FrameOutput>& frames,
-                             const std::vector<size_t>& order, ReplyRun run = {});
+                             const std::vector<size_t>& order, const ReplyRun& run = {},
+                             SharedPlacement* shared = nullptr);
 
 }  // namespace framewire

@@ -31,6 +31,7 @@
 #include "worker/decode/read_ahead.h"
 #include "worker/frame_stream.h"
 #include "worker/reply_builder.h"
+#include "worker/shared_memory.h"
 #include "worker/stage_timings.h"
 
 extern "C" {
@@ -150,7 +151,9 @@ class RequestHandler::Impl {
       if (bytes > config_.max_reply_bytes) return std::nullopt;
       ++answered_from_memory_;
       context.total_us = microsecondsSince(start);
-      WorkerReply reply = buildFramesReply(context, *spec, *outputs, requestOrder(wanted, distinct));
+      const std::shared_ptr<SharedPlacement> shared = sharedPlacementFor(request);
+      WorkerReply reply = buildFramesReply(context, *spec, *outputs, requestOrder(wanted, distinct), {}, shared.get());
+      shared_segments_.account(*shared);
       if (wanted.size() == 1) maybeReadAhead(request, prefix, wanted.front());
       return reply;
     } catch (...) {
@@ -359,12 +362,14 @@ class RequestHandler::Impl {
 
     // A streamed request sends runs of ready frames as they come (PROTOCOL.md 3) and holds
     // only those not sent yet; otherwise the outputs are collected for one reply.
+    const std::shared_ptr<SharedPlacement> shared = sharedPlacementFor(request);
     std::optional<FrameStream> stream;
     if (send_partial && request.stream() && wanted.size() > 1) {
       FW_ASSIGN_OR_RETURN(const uint64_t estimate, estimatedReplyBytes(spec, *index, wanted.size()));
       FrameStreamLimits limits;
       limits.chunk_bytes = streamChunkBytes(estimate, config_.stream_chunk_bytes, limits.max_messages);
-      stream.emplace(requestOrder(wanted, distinct), distinct.size(), spec, *context, limits, send_partial);
+      stream.emplace(requestOrder(wanted, distinct), distinct.size(), spec, *context, limits, send_partial,
+                     shared.get());
     }
     std::vector<FrameOutput> outputs(stream ? 0 : distinct.size());
     uint64_t produced = 0;
@@ -399,8 +404,10 @@ class RequestHandler::Impl {
                                      "; ask for fewer frames per request or a smaller size");
     }
     context->total_us = microsecondsSince(start);
-    if (stream) return stream->finish(*context);
-    WorkerReply reply = buildFramesReply(*context, spec, outputs, requestOrder(wanted, distinct));
+    WorkerReply reply = stream ? stream->finish(*context)
+                               : buildFramesReply(*context, spec, outputs, requestOrder(wanted, distinct), {}, shared.get());
+    shared_segments_.account(*shared);
+    if (stream) return reply;
     if (!read_ahead_prefix.empty()) maybeReadAhead(request, read_ahead_prefix, wanted.front());
     return reply;
   }
@@ -441,6 +448,13 @@ class RequestHandler::Impl {
     (void)frames(*flatbuffers::GetRoot<proto::Request>(request.data()), &context, Clock::now());
   }
 
+  // Where this request's pixels go: its client's shared memory when it offers some that checks
+  // out (worker/shared_memory.h), else the message.
+  std::shared_ptr<SharedPlacement> sharedPlacementFor(const proto::Request& request) {
+    if (!config_.shared_memory) return std::make_shared<SharedPlacement>();
+    return shared_segments_.placementFor(request);
+  }
+
   // order[i]: the position in `distinct` (sorted, unique) of the i-th requested frame.
   static std::vector<size_t> requestOrder(const std::vector<int64_t>& wanted, const std::vector<int64_t>& distinct) {
     std::vector<size_t> order;
@@ -479,6 +493,16 @@ class RequestHandler::Impl {
     requests.set("read_ahead_frames", JsonValue(read_ahead_frames_.load()));
     requests.set("read_ahead_dropped", JsonValue(read_ahead_.jobsDropped()));
     json.set("requests", requests);
+    const SharedSegments::Counters shared = shared_segments_.counters();
+    JsonValue shared_json = JsonValue::object();
+    shared_json.set("enabled", JsonValue(config_.shared_memory));
+    shared_json.set("segments_mapped", JsonValue(uint64_t(shared_segments_.mapped())));
+    shared_json.set("segments_opened", JsonValue(shared.opened));
+    shared_json.set("parts_placed", JsonValue(shared.parts_placed));
+    shared_json.set("bytes_placed", JsonValue(shared.bytes_placed));
+    shared_json.set("offers_refused", JsonValue(shared.refused));
+    shared_json.set("last_refusal", JsonValue(shared.last_refusal));
+    json.set("shared_memory", shared_json);
     if (sources_->hasRemote()) json.set("remote", sources_->remoteStatsJson());
     context->total_us = microsecondsSince(start);
     WorkerReply reply;
@@ -511,6 +535,7 @@ class RequestHandler::Impl {
   DecoderPool pool_;
   ObjectPool<FrameConverter> converters_;
   std::unique_ptr<FrameStore> store_;  // null when no cache tier is configured
+  SharedSegments shared_segments_;     // clients' shared memory, mapped
   const Clock::time_point started_;
   std::atomic<uint64_t> answered_from_memory_{0};  // requests answered by answerFromMemory()
   std::atomic<uint64_t> read_ahead_frames_{0};     // frames read-ahead jobs set out to produce

@@ -55,6 +55,7 @@ struct RequestHandlerConfig {
   uint64_t max_reply_bytes = uint64_t(1) << 30;  // FRAMES replies larger than this are refused
   size_t max_frames_per_request = 10000;          // FRAMES entries (indices + times) per request
   uint64_t stream_chunk_bytes = uint64_t(8) << 20;  // streamed replies: smallest PARTIAL (worker/frame_stream.h)
+  bool shared_memory = true;        // write frames into a local client's shared memory when it offers some
   uint64_t cache_bytes = 0;        // RAM frame cache (0: none; the worker flags default to 1 GiB)
   std::string disk_cache_dir;      // disk frame cache folder; empty: none
   uint64_t disk_cache_bytes = uint64_t(10) << 30;

@@ -23,6 +23,9 @@ void addWorkerFlags(ArgParser& args, WorkerFlags* flags) {
               "frames produced into the RAM cache ahead of a client reading forward one frame per request "
               "(0 = off), default 6",
               &flags->read_ahead);
+  args.flag("--no-shared-memory",
+            "always send frames through the socket, even to a client on this host that offers shared memory",
+            &flags->no_shared_memory);
   args.option("--decoder-threads", "N", "FFmpeg threads per decoder, default 0 = one per core", &flags->decoder_threads);
   args.option("--convert-threads", "N", "swscale threads per conversion, default 0 = one per core",
               &flags->convert_threads);
@@ -124,6 +127,7 @@ Result<RequestHandlerConfig> WorkerFlags::handlerConfig() const {
   config.remote_revalidate_ms = remote_revalidate_ms;
   config.max_open_movies = static_cast<size_t>(max_open_movies);
   config.read_ahead_frames = static_cast<int>(read_ahead);
+  config.shared_memory = !no_shared_memory;
   config.decoder_threads = static_cast<int>(decoder_threads);
   config.convert_threads = static_cast<int>(convert_threads);
   config.max_movie_infos = static_cast<size_t>(max_movie_infos);

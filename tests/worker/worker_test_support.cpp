@@ -159,6 +159,11 @@ flatbuffers::DetachedBuffer buildRequest(const RequestSpec& spec) {
   const auto times = builder.CreateVector(spec.times);
   const auto format = builder.CreateString(spec.format);
   const auto encoding = builder.CreateString(spec.encoding);
+  flatbuffers::Offset<proto::SharedMemory> shared;
+  if (spec.shared) {
+    shared = proto::CreateSharedMemoryDirect(builder, spec.shared->path.c_str(), spec.shared->token.c_str(),
+                                             spec.shared->size, &spec.shared->extents);
+  }
   proto::RequestBuilder request(builder);
   request.add_id(spec.id);
   request.add_kind(spec.kind);
@@ -172,6 +177,7 @@ flatbuffers::DetachedBuffer buildRequest(const RequestSpec& spec) {
   request.add_width(spec.width);
   request.add_height(spec.height);
   request.add_stream(spec.stream);
+  if (spec.shared) request.add_shared_memory(shared);
   builder.Finish(request.Finish());
   return builder.Release();
 }

@@ -57,6 +57,14 @@ struct RequestSpec {
   int width = 0;
   int height = 0;
   bool stream = false;
+  // Request.shared_memory, when set.
+  struct SharedOffer {
+    std::string path;
+    std::string token;
+    uint64_t size = 0;
+    std::vector<proto::Extent> extents;
+  };
+  std::optional<SharedOffer> shared;
 };
 flatbuffers::DetachedBuffer buildRequest(const RequestSpec& spec);
 const proto::Request* requestOf(const flatbuffers::DetachedBuffer& buffer);
