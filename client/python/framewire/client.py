@@ -5,7 +5,9 @@ default, or REQ) connected to a broker's frontend or to ``framewire serve``. It 
 each reply with a timeout and retries (Lazy Pirate, PROTOCOL.md section 5); replies are
 received with ``copy=False`` so frames are numpy views on the received message buffers. A
 DEALER asks for batches of frames as streamed replies (PROTOCOL.md 3, several messages put
-together by :class:`~framewire.stream.StreamAssembly`).
+together by :class:`~framewire.stream.StreamAssembly`). On a local endpoint, FRAMES requests
+offer a shared memory segment (:mod:`framewire.shared_memory`) that workers on this host copy
+the pixels into instead of sending them; frames are then numpy views on that segment.
 
 Thread-safety: a Client is NOT thread-safe (ZeroMQ sockets must not be shared between
 threads). Use one Client per thread; they may share a ``zmq.Context``. The Frames it
@@ -15,13 +17,15 @@ returns are plain values that any thread may read.
 from __future__ import annotations
 
 import itertools
+import os
 import time
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence, Union
 
 import zmq
 
 from . import protocol
-from .errors import ProtocolError, Timeout
+from . import shared_memory as _shm
+from .errors import Error, ProtocolError, Timeout
 from .frame import Frame
 from .protocol import CLIENT_PROTOCOL, ListEntry, MovieInfo, PathLike, RequestKind
 from .stream import StreamAssembly
@@ -29,6 +33,22 @@ from .stream import StreamAssembly
 __all__ = ["Client"]
 
 _SOCKET_TYPES = {"dealer": zmq.DEALER, "req": zmq.REQ}
+
+#: Size of the shared memory segment when ``shared_memory`` is on without a size: virtual
+#: memory, a page costs RAM only once a frame has been written there.
+DEFAULT_SHARED_MEMORY = 1 << 30
+
+
+def _is_local(endpoint: str) -> bool:
+    """True for endpoints that reach a server on this host: ipc, inproc, tcp to loopback."""
+    transport, _, address = endpoint.partition("://")
+    if transport in ("ipc", "inproc"):
+        return True
+    if transport != "tcp":
+        return False
+    address = address.rsplit(";", 1)[-1]  # "tcp://source;destination"
+    host = address.rsplit(":", 1)[0].strip("[]").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 class _OneReply:
@@ -70,6 +90,18 @@ class Client:
     megabytes of pixels, so it is kept low. ``context`` is the ``zmq.Context`` to use (the
     process-wide ``zmq.Context.instance()`` by default).
 
+    ``shared_memory``: whether FRAMES requests offer workers on this host a shared memory
+    segment to copy the pixels into, instead of sending them through the sockets (PROTOCOL.md
+    3, :mod:`framewire.shared_memory`). ``None`` (default): on when the endpoint is local
+    (``ipc://``, ``inproc://``, ``tcp://`` to 127.x.x.x, ``localhost`` or ``::1``) and the
+    platform has ``memfd_create`` (Linux); ``False`` or ``0``: off; ``True``: on; an int: on,
+    with a segment of that many bytes (default 1 GiB). The segment is made at the first
+    FRAMES request; it is virtual memory that costs RAM only where frames have been written,
+    up to the most frames held at once (pages stay resident once used, and its size bounds
+    it). A worker that cannot use it (another host) sends the pixels as before. Frames in
+    the segment are numpy views on it, like views on a received message: writable, valid
+    while referenced, their bytes never reused before the last view is gone.
+
     A Client is not thread-safe: use one per thread. It is a context manager::
 
         with framewire.Client("tcp://127.0.0.1:5555") as c:
@@ -79,7 +111,8 @@ class Client:
 
     def __init__(self, endpoint: str, timeout: float = 10.0, retries: int = 3,
                  socket_type: str = "dealer", *, server_timeout: Optional[float] = None,
-                 hwm: int = 4, context: Optional[zmq.Context] = None):
+                 hwm: int = 4, context: Optional[zmq.Context] = None,
+                 shared_memory: Union[None, bool, int] = None):
         if socket_type not in _SOCKET_TYPES:
             raise ValueError(f"socket_type must be 'dealer' or 'req', not {socket_type!r}")
         if timeout is None or timeout <= 0:
@@ -92,6 +125,10 @@ class Client:
         self.socket_type = socket_type
         self.server_timeout = server_timeout
         self.hwm = int(hwm)
+        #: Size in bytes of the shared memory segment FRAMES requests offer; 0 = off.
+        self.shared_memory = self._shared_memory_size(endpoint, shared_memory)
+        self._shared_memory_auto = shared_memory is None
+        self._arena: Optional[_shm.SharedArena] = None
         self._context = context if context is not None else zmq.Context.instance()
         self._ids = itertools.count(1)
         self._socket: Optional[zmq.Socket] = None
@@ -189,8 +226,10 @@ class Client:
         return protocol.entries_from_reply(reply)
 
     def close(self) -> None:
-        """Closes the socket (pending messages are dropped). Idempotent."""
+        """Closes the socket (pending messages are dropped). Idempotent. Frames already
+        received stay valid (a shared memory segment lives until its last frame goes)."""
         self._closed = True
+        self._arena = None
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
@@ -214,6 +253,65 @@ class Client:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<framewire.Client {self.endpoint} {self.socket_type} {state}>"
+
+    # ---- shared memory (PROTOCOL.md 3, "Frames in shared memory") --------------------------
+
+    @staticmethod
+    def _shared_memory_size(endpoint: str, setting: Union[None, bool, int]) -> int:
+        if setting is None:
+            on = _is_local(endpoint) and _shm.available()
+            return DEFAULT_SHARED_MEMORY if on else 0
+        size = (DEFAULT_SHARED_MEMORY if setting else 0) if isinstance(setting, bool) else int(setting)
+        if size < 0:
+            raise ValueError(f"shared_memory must be None, a bool or a size >= 0, not {setting!r}")
+        if size and not _shm.available():
+            raise ValueError("shared_memory needs os.memfd_create (Linux)")
+        return size
+
+    def _offer(self):
+        """(arena, extents) to offer with a FRAMES request, or None."""
+        if not self.shared_memory:
+            return None
+        arena = self._arena
+        # A forked child must not offer its parent's segment: both would hand out its extents.
+        if arena is None or arena.pid != os.getpid():
+            try:
+                arena = _shm.SharedArena(self.shared_memory)
+            except OSError:
+                if not self._shared_memory_auto:
+                    raise
+                self.shared_memory = 0  # on by default only: carry on without it
+                return None
+            self._arena = arena
+        extents = arena.offer()
+        return (arena, extents) if extents else None
+
+    def _retire_shared_memory(self) -> None:
+        # PROTOCOL.md 3: memory a worker the client gave up on (or that was replaced) might
+        # still write into is never offered again. The segment lives on with its frames.
+        self._arena = None
+
+    @staticmethod
+    def _take_shared(reply, payload, offer):
+        """The payload with each part the reply put in shared memory replaced by its bytes
+        there (a numpy array that holds them until the last view of it goes)."""
+        placed = protocol.shared_parts_from_reply(reply)
+        if not placed:
+            return payload
+        if offer is None:
+            raise ProtocolError("the reply put parts in shared memory its request did not offer")
+        if len(placed) != len(payload):
+            raise ProtocolError(f"the reply says where {len(placed)} parts are; it has "
+                                f"{len(payload)} payload parts")
+        arena, extents = offer
+        out = list(payload)
+        for i, (offset, size) in enumerate(placed):
+            if size == 0:
+                continue
+            if len(out[i]) != 0:
+                raise ProtocolError(f"payload part {i} is in shared memory and in the message")
+            out[i] = arena.claim(offset, size, extents)
+        return out
 
     # ---- Lazy Pirate ----------------------------------------------------------------------
 
@@ -263,22 +361,38 @@ class Client:
         attempt is resent under a new id. A DEALER takes a one-message reply to any attempt
         of this call (a late answer is as good as the retry's), but a streamed reply only
         from the current attempt: messages of two dispatches are never mixed.
+
+        FRAMES requests offer free extents of the shared memory segment (if on); the parts a
+        reply put there become numpy arrays on it before the collector sees them. A call that
+        retried, gave up, failed without a worker's answer or saw its stream restart retires
+        the segment: the next request makes a new one.
         """
         if self._closed:
             raise ValueError("the framewire client is closed")
         dealer = self.socket_type == "dealer"
         sent_ids = set()
+        # Shared memory offered per attempt, by request id: a reply's parts are taken only
+        # inside the extents offered with the attempt it answers.
+        offers = {}
         start = time.monotonic()
         attempts = self.retries + 1
         for attempt in range(attempts):
             request_id = next(self._ids)
+            offer = self._offer() if kind == RequestKind.FRAMES else None
+            shared = None
+            if offer is not None:
+                offers[request_id] = offer
+                arena, extents = offer
+                shared = (arena.path, arena.token, arena.size, extents)
             body = protocol.build_request(request_id, kind, movie, timeout_ms=self._timeout_ms(),
-                                          stream=stream, **fields)
+                                          stream=stream, shared_memory=shared, **fields)
             frames = [b"", CLIENT_PROTOCOL, body] if dealer else [CLIENT_PROTOCOL, body]
             deadline = time.monotonic() + self.timeout
             collected = collector()
             done = False
             received = False
+            restarted = False
+            next_position = 0
             try:
                 if self._send(frames, deadline):
                     sent_ids.add(request_id)
@@ -288,20 +402,40 @@ class Client:
                         if got is None:
                             break
                         received = True
-                        if collected.add(*got):
+                        reply, payload = got
+                        payload = self._take_shared(reply, payload, offers.get(reply.Id()))
+                        if stream:
+                            # A position before the end of the previous message: a second
+                            # worker restarted the stream, and the first may not be dead.
+                            position, count = protocol._guard(
+                                lambda: (reply.Position(), reply.FramesLength()))
+                            restarted |= position < next_position
+                            next_position = position + count
+                        if collected.add(reply, payload):
                             done = True
                             break
                         deadline = time.monotonic() + self.timeout
-            except BaseException:
+            except BaseException as exc:
                 # Interrupted (KeyboardInterrupt, a ProtocolError on REQ...) before its reply
                 # came: a REQ socket is now stuck waiting for a reply that will not be read;
                 # give it a fresh start. (After its one reply, an error status included, it is
                 # ready to send again.)
                 if not dealer and not received and not self._closed:
                     self._reopen()
+                # Only a worker's error status surely ends the dispatch (the broker's TIMEOUT,
+                # a bad reply or an interrupt may leave a worker writing into the segment).
+                worker_answer = (isinstance(exc, Error) and not isinstance(exc, ProtocolError)
+                                 and bool(exc.worker))
+                if offers and not (attempt == 0 and not restarted and worker_answer):
+                    self._retire_shared_memory()
                 raise
             if done:
+                if offers and (attempt > 0 or restarted):
+                    self._retire_shared_memory()  # an earlier or replaced worker may still write
                 return collected, time.monotonic() - start
+            # Unanswered: its worker may still write into the extents offered with it, so the
+            # retry offers a new segment.
+            self._retire_shared_memory()
             if not dealer:
                 self._reopen()
         raise Timeout(f"no reply from {self.endpoint} after {attempts} attempt(s) of "

@@ -4,9 +4,11 @@ A :class:`Frame` keeps the ZeroMQ message parts of the reply it came in and desc
 its pixels are inside them (one :class:`Plane` per plane, as the reply header says). Its
 numpy arrays are *views* on those received buffers: ``np.ndarray(buffer=...)`` over the
 ``zmq.Frame``, with the header's offsets and strides, so no pixel byte is copied between
-the socket and your code. The arrays keep the message parts alive for as long as they are
-referenced. They are writable (the buffers belong to this process alone); copy them
-(``arr.copy()``) if you want to keep a frame apart from the reply's memory.
+the socket and your code. (Parts a worker on this host put in the client's shared memory
+are numpy arrays on that memory instead, and the same holds for them.) The arrays keep the
+message parts alive for as long as they are referenced. They are writable (the buffers
+belong to this process alone); copy them (``arr.copy()``) if you want to keep a frame apart
+from the reply's memory.
 
 Frames are plain values: safe to hand to other threads once received.
 """
@@ -101,8 +103,9 @@ class Frame:
     ``size`` (payload bytes), ``cached`` (where the worker found it: ``None`` when it was
     decoded for this request, ``"memory"`` or ``"disk"`` for its RAM or disk cache),
     ``timings`` (:class:`Timings`), ``worker`` (name of the worker that answered),
-    ``layout`` (a list of :class:`Plane`) and ``parts`` (the received ``zmq.Frame`` payload
-    parts the pixels live in).
+    ``layout`` (a list of :class:`Plane`) and ``parts`` (the payload parts the pixels live
+    in: the received ``zmq.Frame`` objects, or, for parts a worker put in the shared
+    memory, 1-D uint8 numpy arrays on it; see :mod:`framewire.shared_memory`).
 
     Pixels: :attr:`array`, :attr:`planes`, :attr:`data`, :meth:`tobytes`;
     ``np.asarray(frame)`` gives :attr:`array`.

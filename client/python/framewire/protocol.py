@@ -29,8 +29,10 @@ import numpy as np
 
 from .errors import ProtocolError, error_for_status
 from .frame import Frame, Plane, Timings
+from .proto import Extent as _Extent
 from .proto import Rect as _Rect
 from .proto import Request as _Request
+from .proto import SharedMemory as _SharedMemory
 from .proto.Reply import Reply
 from .proto.RequestKind import RequestKind
 from .proto.StatusCode import StatusCode
@@ -50,6 +52,7 @@ __all__ = [
     "entries_from_reply",
     "frames_from_reply",
     "stats_from_reply",
+    "shared_parts_from_reply",
 ]
 
 #: The client protocol frame (part 1 of every request and reply).
@@ -132,13 +135,18 @@ def build_request(request_id: int, kind: int, movie: PathLike = "", *,
                   encoding: Optional[str] = None, quality: Optional[int] = None,
                   crop: Optional[Sequence[int]] = None, width: Optional[int] = None,
                   height: Optional[int] = None, timeout_ms: int = 0,
-                  times: Optional[Iterable[float]] = None, stream: bool = False) -> bytes:
+                  times: Optional[Iterable[float]] = None, stream: bool = False,
+                  shared_memory: Optional[Tuple[str, str, int, Sequence[Tuple[int, int]]]] = None
+                  ) -> bytes:
     """A serialized FlatBuffers ``Request`` (part 2 of a client request).
 
     ``kind`` is a :class:`RequestKind` value; ``crop`` is ``(x, y, width, height)``;
     ``times`` are frame times in seconds (``Request.times``). ``stream`` asks for a FRAMES
     reply in several messages (``Request.stream``, PROTOCOL.md 3): only for a DEALER socket,
     which can receive them; see :class:`framewire.stream.StreamAssembly`.
+    ``shared_memory`` is ``(path, token, size, extents)``: the client's segment and the free
+    ``(offset, length)`` extents a worker on its host may put this request's pixels in
+    (``Request.shared_memory``, PROTOCOL.md 3; see :mod:`framewire.shared_memory`).
     Values are not checked against the lists of formats and encodings: the server answers
     INVALID_ARGUMENT for what it does not know.
     """
@@ -156,6 +164,21 @@ def build_request(request_id: int, kind: int, movie: PathLike = "", *,
     if times is not None:
         seconds = np.asarray(list(times) if not isinstance(times, np.ndarray) else times, dtype="<f8")
         times_off = b.CreateNumpyVector(seconds.reshape(-1))
+    shared_off = None
+    if shared_memory is not None:
+        path, token, size, extents = shared_memory
+        path_off = b.CreateString(path)
+        token_off = b.CreateString(token)
+        _SharedMemory.SharedMemoryStartFreeVector(b, len(extents))
+        for offset, length in reversed(extents):  # FlatBuffers vectors are built back to front
+            _Extent.CreateExtent(b, int(offset), int(length))
+        free_off = b.EndVector()
+        _SharedMemory.SharedMemoryStart(b)
+        _SharedMemory.SharedMemoryAddPath(b, path_off)
+        _SharedMemory.SharedMemoryAddToken(b, token_off)
+        _SharedMemory.SharedMemoryAddSize(b, int(size))
+        _SharedMemory.SharedMemoryAddFree(b, free_off)
+        shared_off = _SharedMemory.SharedMemoryEnd(b)
     _Request.RequestStart(b)
     _Request.RequestAddId(b, int(request_id) & 0xFFFFFFFFFFFFFFFF)
     _Request.RequestAddKind(b, int(kind))
@@ -184,6 +207,8 @@ def build_request(request_id: int, kind: int, movie: PathLike = "", *,
         _Request.RequestAddTimeoutMs(b, min(int(timeout_ms), 0xFFFFFFFF))
     if stream:
         _Request.RequestAddStream(b, True)
+    if shared_off is not None:
+        _Request.RequestAddSharedMemory(b, shared_off)
     b.Finish(_Request.RequestEnd(b))
     return bytes(b.Output())
 
@@ -315,6 +340,18 @@ def stats_from_reply(reply: Reply) -> dict:
             return json.loads(text)
         except ValueError as e:
             raise ProtocolError(f"the STATS reply is not JSON: {e}") from None
+    return _guard(parse)
+
+
+def shared_parts_from_reply(reply: Reply) -> List[Tuple[int, int]]:
+    """``Reply.shared_parts`` as ``(offset, size)`` per payload part (size 0: the part is in
+    the message), or ``[]`` when every part is in the message (PROTOCOL.md 3)."""
+    def parse():
+        out = []
+        for i in range(reply.SharedPartsLength()):
+            sp = reply.SharedParts(i)
+            out.append((sp.Offset(), sp.Size()))
+        return out
     return _guard(parse)
 
 
