@@ -229,8 +229,17 @@ def _address(frame: zmq.Frame) -> int:
     return ctypes.addressof(ctypes.c_char.from_buffer(frame.buffer))
 
 
-def test_array_is_a_view_on_the_received_zmq_frame(client, media):
-    f = client.get_frame(media.prores.rel, 3)
+@pytest.fixture
+def message_client(server):
+    """A client that takes every frame in the message (shared memory off: its frames are
+    views on the received zmq.Frames; test_shared_memory.py covers the other way)."""
+    c = framewire.Client(server.endpoint, timeout=15.0, retries=1, shared_memory=False)
+    yield c
+    c.close()
+
+
+def test_array_is_a_view_on_the_received_zmq_frame(message_client, media):
+    f = message_client.get_frame(media.prores.rel, 3)
     owner = _owner(f.array)
     assert isinstance(owner, zmq.Frame), type(owner)
     assert any(owner is p for p in f.parts)
@@ -247,8 +256,8 @@ def test_array_is_a_view_on_the_received_zmq_frame(client, media):
     assert owner.buffer[pl.offset] == (old + 1) % 256
 
 
-def test_planes_are_views_on_the_received_zmq_frames(client, media):
-    f = client.get_frame(media.h264.rel, 30, format="native")
+def test_planes_are_views_on_the_received_zmq_frames(message_client, media):
+    f = message_client.get_frame(media.h264.rel, 30, format="native")
     for plane, pl in zip(f.planes, f.layout):
         owner = _owner(plane)
         assert owner is f.parts[pl.part]

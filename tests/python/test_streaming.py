@@ -87,9 +87,10 @@ def test_a_cold_batch_arrives_in_several_messages_and_matches_req(stream_server)
     assert messages(streamed) > 1
     assert messages(single) == 1
     assert_same_frames(streamed, single, wanted)
-    # Every frame holds its own message's parts; its pixels are a view on them.
+    # Every frame holds its own message's parts; its pixels are a view on them (a received
+    # zmq.Frame, or the bytes of the client's shared memory a part was put in).
     for f in streamed:
-        assert np.shares_memory(f.array, np.frombuffer(f.parts[f.layout[0].part].buffer, np.uint8))
+        assert np.shares_memory(f.array, np.frombuffer(f.parts[f.layout[0].part], np.uint8))
     # The request's totals (from the last message) and the round trip are on every frame.
     assert all(f.timings.round_trip > 0 for f in streamed)
 
