@@ -48,6 +48,9 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxIdleConverters = 16;
 // One request keeps at most this share of the RAM cache (worker/cache/frame_store.h, Admission).
 constexpr uint64_t kRequestCacheShare = 8;
+// The longest a forward reader's request waits for the read-ahead job ahead of it
+// (ReadAhead::waitForJobAhead); a job produces a few frames, so this is only a guard.
+constexpr std::chrono::milliseconds kReadAheadWaitLimit{500};
 
 std::string frameRangeText(int64_t num_frames) {
   return num_frames > 0 ? "0.." + std::to_string(num_frames - 1) : "none";
@@ -387,6 +390,9 @@ class RequestHandler::Impl {
     if (store_) {
       // Hits from RAM or disk, the rest decoded (once, even when other requests want them too).
       const std::string prefix = frameCacheKeyPrefix(index->path(), index->signature(), spec);
+      if (wanted.size() == 1 && !in_read_ahead_ && !store_->holds(prefix, wanted.front())) {
+        read_ahead_.waitForJobAhead(prefix, wanted.front(), kReadAheadWaitLimit);
+      }
       Admission admission;
       admission.until_taken = in_read_ahead_;
       admission.max_bytes = std::max<uint64_t>(config_.cache_bytes / kRequestCacheShare, 1);
@@ -408,7 +414,14 @@ class RequestHandler::Impl {
                                : buildFramesReply(*context, spec, outputs, requestOrder(wanted, distinct), {}, shared.get());
     shared_segments_.account(*shared);
     if (stream) return reply;
-    if (!read_ahead_prefix.empty()) maybeReadAhead(request, read_ahead_prefix, wanted.front());
+    if (!read_ahead_prefix.empty()) {
+      // The reader goes back to the pool first: positioned right before the window, it is the
+      // one the read-ahead job should get, not a second one that has to seek.
+      prefetcher.reset();
+      converter.reset();
+      reader.reset();
+      maybeReadAhead(request, read_ahead_prefix, wanted.front());
+    }
     return reply;
   }
 
@@ -419,7 +432,7 @@ class RequestHandler::Impl {
     if (in_read_ahead_ || !read_ahead_.servedAndContinues(prefix, n)) return;
     // The request's movie and output parameters; the frames are chosen when the job runs.
     auto like = std::make_shared<flatbuffers::DetachedBuffer>(framesRequest(request, {n + 1}));
-    read_ahead_.submit([this, like, prefix] {
+    read_ahead_.submit(prefix, [this, like, prefix] {
       in_read_ahead_ = true;
       try {
         readAhead(*flatbuffers::GetRoot<proto::Request>(like->data()), prefix);

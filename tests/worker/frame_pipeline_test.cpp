@@ -219,18 +219,34 @@ TEST(ReadAheadTest, NoticesForwardReadersAndBoundsItsWork) {
   std::condition_variable cv;
   bool release = false;
   std::atomic<int> ran{0};
-  read_ahead.submit([&] {
+  read_ahead.submit("movie a", [&] {
     std::unique_lock<std::mutex> lock(mutex);
     cv.wait(lock, [&] { return release; });
     ++ran;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the first job is running
-  for (int i = 0; i < 5; ++i) read_ahead.submit([&] { ++ran; });
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    release = true;
-  }
-  cv.notify_all();
+  for (int i = 0; i < 5; ++i) read_ahead.submit("movie a", [&] { ++ran; });
+
+  // While the job for "movie a" runs, a request for a frame in the window after its last frame
+  // served (50; depth 3) waits for it; other frames and other movies do not.
+  using std::chrono::milliseconds;
+  EXPECT_FALSE(read_ahead.waitForJobAhead("movie a", 49, milliseconds(1000))) << "not ahead of the reader";
+  EXPECT_FALSE(read_ahead.waitForJobAhead("movie a", 50, milliseconds(1000))) << "served already";
+  EXPECT_FALSE(read_ahead.waitForJobAhead("movie a", 54, milliseconds(1000))) << "past the window";
+  EXPECT_FALSE(read_ahead.waitForJobAhead("movie b", 14, milliseconds(1000))) << "no job for it runs";
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_TRUE(read_ahead.waitForJobAhead("movie a", 51, milliseconds(30)));
+  EXPECT_GE(std::chrono::steady_clock::now() - before, milliseconds(30)) << "the job still runs: waits its limit";
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(milliseconds(20));
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      release = true;
+    }
+    cv.notify_all();
+  });
+  EXPECT_TRUE(read_ahead.waitForJobAhead("movie a", 53, milliseconds(10000)));  // returns when the job ends
+  releaser.join();
   for (int tries = 0; tries < 200 && read_ahead.jobsRun() < 3; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

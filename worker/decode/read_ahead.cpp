@@ -13,6 +13,7 @@ ReadAhead::~ReadAhead() {
     jobs_.clear();
   }
   wake_.notify_all();
+  job_done_.notify_all();
   thread_.join();
 }
 
@@ -49,7 +50,7 @@ std::vector<int64_t> ReadAhead::refill(const std::vector<int64_t>& window,
   return missing;
 }
 
-void ReadAhead::submit(std::function<void()> job) {
+void ReadAhead::submit(const std::string& key, std::function<void()> job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return;
@@ -57,9 +58,24 @@ void ReadAhead::submit(std::function<void()> job) {
       jobs_.pop_front();  // the newest guess is the better one
       ++dropped_;
     }
-    jobs_.push_back(std::move(job));
+    jobs_.push_back({key, std::move(job)});
   }
   wake_.notify_one();
+  job_done_.notify_all();  // a dropped job may have been what a waiter waited for
+}
+
+bool ReadAhead::waitForJobAhead(const std::string& key, int64_t n, std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto busy = [&] {
+    return running_key_ == key ||
+           std::any_of(jobs_.begin(), jobs_.end(), [&](const Job& job) { return job.key == key; });
+  };
+  auto found = recent_.find(key);
+  if (found == recent_.end() || found->second.empty() || !busy()) return false;
+  const int64_t last = found->second.back();
+  if (n <= last || n > last + depth_) return false;
+  job_done_.wait_for(lock, limit, [&] { return !busy(); });
+  return true;
 }
 
 void ReadAhead::loop() {
@@ -67,13 +83,16 @@ void ReadAhead::loop() {
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
     if (stopping_) return;
-    std::function<void()> job = std::move(jobs_.front());
+    Job job = std::move(jobs_.front());
     jobs_.pop_front();
+    running_key_ = job.key;
     lock.unlock();
-    job();  // never throws: the handler's request path catches everything
-    job = nullptr;
+    job.run();  // never throws: the handler's request path catches everything
+    job.run = nullptr;
     lock.lock();
+    running_key_.clear();
     ++run_;
+    job_done_.notify_all();
   }
 }
 

@@ -66,8 +66,19 @@ class ReadAhead {
   // half of the window is held; else none (the next refill makes a longer run).
   static std::vector<int64_t> refill(const std::vector<int64_t>& window, const std::function<bool(int64_t)>& held);
 
-  // Runs `job` on the background thread; dropped when enough work is already waiting.
-  void submit(std::function<void()> job);
+  // Runs `job` (read-ahead for `key`) on the background thread; dropped when enough work is
+  // already waiting.
+  void submit(const std::string& key, std::function<void()> job);
+
+  // Waits, at most `limit`, while a job for `key` runs or waits to run, when frame `n` lies in
+  // the window after the frame last served for `key`. Why: that job takes (or holds) the reader
+  // positioned just before `n`, and will claim `n` when it starts.
+  // A forward reader outpaces the decoder (a cache hit is answered in a few ms), so it often
+  // asks for the next frame before the next job has claimed it; decoding it at once would take
+  // a second reader, which seeks back to the keyframe and decodes the GOP again (100+ ms for
+  // H.264 with long GOPs), while after the job the positioned reader takes one decode, or the
+  // frame is already in the cache. True if it waited.
+  bool waitForJobAhead(const std::string& key, int64_t n, std::chrono::milliseconds limit);
 
   uint64_t jobsRun() const;
   uint64_t jobsDropped() const;
@@ -83,7 +94,13 @@ class ReadAhead {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::unordered_map<std::string, std::deque<int64_t>> recent_;  // per key, the last frames served
-  std::deque<std::function<void()>> jobs_;
+  struct Job {
+    std::string key;
+    std::function<void()> run;
+  };
+  std::deque<Job> jobs_;
+  std::string running_key_;  // the key of the job running now; empty when none runs
+  std::condition_variable job_done_;
   bool stopping_ = false;
   uint64_t run_ = 0;
   uint64_t dropped_ = 0;

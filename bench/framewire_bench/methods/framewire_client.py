@@ -14,7 +14,7 @@ worker's name, and whether the header's frame index matches the request.
 from __future__ import annotations
 
 import inspect
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -33,7 +33,8 @@ def import_client():
 class FramewireClient(Method):
     def __init__(self, name: str, label: str, endpoint: str, movie_rel: str, *,
                  batch: bool = False, pixel_format: str = "rgb24", timeout: float = 120.0,
-                 socket_type: str = ""):
+                 socket_type: str = "", shared_memory: Optional[bool] = None,
+                 warm_frames: Sequence[int] = ()):
         super().__init__()
         self.name = name
         self.label = label
@@ -43,6 +44,8 @@ class FramewireClient(Method):
         self.pixel_format = pixel_format
         self.timeout = timeout
         self.socket_type = socket_type
+        self.shared_memory = shared_memory  # None: the client's default (on for local servers)
+        self.warm_frames = list(warm_frames)
         self.client = None
 
     def open(self) -> None:
@@ -53,6 +56,8 @@ class FramewireClient(Method):
             kwargs["retries"] = 0      # a lost reply is an error here, not a hidden retry
         if self.socket_type and "socket_type" in params:
             kwargs["socket_type"] = self.socket_type
+        if self.shared_memory is not None and "shared_memory" in params:
+            kwargs["shared_memory"] = self.shared_memory
         self.client = framewire.Client(self.endpoint, **kwargs)
         if not self.socket_type:
             self.socket_type = str(getattr(self.client, "socket_type", "dealer"))
@@ -62,6 +67,10 @@ class FramewireClient(Method):
         self.client.info(self.movie_rel)
         for _ in range(4):
             self.fetch([n])
+        if self.warm_frames:
+            # A client that has run a while: its shared memory pages are in place (the first
+            # use of each page costs a page fault, in whichever process touches it first).
+            self.fetch(self.warm_frames)
 
     def fetch(self, frames: Sequence[int]) -> List[np.ndarray]:
         if self.batch:
@@ -86,7 +95,11 @@ class FramewireClient(Method):
 
     def describe(self) -> str:
         how = "get_frames (one request)" if self.batch else "get_frame per frame"
-        return f"framewire Python client, {how}, {self.pixel_format}, {self.socket_type} socket"
+        transport = "frames in shared memory" if getattr(self.client, "shared_memory", 0) else \
+            "frames through the socket"
+        warm = f", warmed with {len(self.warm_frames)} other frames" if self.warm_frames else ""
+        return (f"framewire Python client, {how}, {self.pixel_format}, {self.socket_type} socket, "
+                f"{transport}{warm}")
 
 
 def _server_ms(frames, batch: bool) -> dict:
