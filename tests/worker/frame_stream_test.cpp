@@ -11,23 +11,14 @@
 #include <gtest/gtest.h>
 
 #include "common/protocol.h"
+#include "tests/worker/worker_test_support.h"
 
 namespace framewire {
 namespace {
 
-// A raw frame of `bytes` bytes whose one part is a buffer of its own.
+// A frame filled with its own index, so that a part shows whose it is.
 FrameOutput syntheticFrame(int64_t index, uint64_t bytes) {
-  FrameOutput out;
-  out.index = index;
-  auto buffer = std::make_shared<std::vector<uint8_t>>(bytes, static_cast<uint8_t>(index));
-  out.image.parts.push_back(PayloadPart{buffer, buffer->data(), buffer->size()});
-  out.image.planes.push_back(ImagePlane{0, 0, static_cast<uint32_t>(bytes), static_cast<uint32_t>(bytes), 1});
-  out.image.width = static_cast<int>(bytes);
-  out.image.height = 1;
-  out.image.pixel_format = "gray";
-  out.image.size = bytes;
-  out.stages.decode_us = 10;
-  return out;
+  return testing::syntheticFrame(index, bytes, static_cast<uint8_t>(index));
 }
 
 struct Message {

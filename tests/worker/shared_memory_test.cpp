@@ -74,20 +74,6 @@ const proto::Request& requestOf(const flatbuffers::DetachedBuffer& buffer) {
   return *flatbuffers::GetRoot<proto::Request>(buffer.data());
 }
 
-// A frame of `bytes` bytes, each byte `fill`, in one part.
-FrameOutput frameOf(int64_t index, uint64_t bytes, uint8_t fill) {
-  FrameOutput out;
-  out.index = index;
-  auto buffer = std::make_shared<std::vector<uint8_t>>(bytes, fill);
-  out.image.parts.push_back(PayloadPart{buffer, buffer->data(), buffer->size()});
-  out.image.planes.push_back(ImagePlane{0, 0, static_cast<uint32_t>(bytes), static_cast<uint32_t>(bytes), 1});
-  out.image.width = static_cast<int>(bytes);
-  out.image.height = 1;
-  out.image.pixel_format = "gray";
-  out.image.size = bytes;
-  return out;
-}
-
 bool filledWith(const uint8_t* data, uint64_t bytes, uint8_t fill) {
   for (uint64_t i = 0; i < bytes; ++i) {
     if (data[i] != fill) return false;
@@ -144,9 +130,9 @@ TEST(SharedPlacementTest, FirstFitInExtentOrderAlignedAndOncePerFrame) {
   ASSERT_TRUE(segment.ok());
   // A small extent first (too small for the big frame), then a large one at an odd offset.
   SharedPlacement placement(*segment, {{4096, 1000}, {10001, 500000}});
-  const FrameOutput big = frameOf(0, 300000, 7);
-  const FrameOutput small = frameOf(1, 900, 9);
-  const FrameOutput too_big = frameOf(2, 400000, 3);
+  const FrameOutput big = testing::syntheticFrame(0, 300000, 7);
+  const FrameOutput small = testing::syntheticFrame(1, 900, 9);
+  const FrameOutput too_big = testing::syntheticFrame(2, 400000, 3);
 
   const auto big_places = placement.place(0, big.image.parts);
   ASSERT_EQ(big_places.size(), 1u);
@@ -212,7 +198,7 @@ TEST(SharedSegmentsTest, ADescriptorReusedForAnotherSegmentIsOpenedAfresh) {
   auto placement = segments.placementFor(requestOf(request));
   ASSERT_TRUE(placement->active());
   EXPECT_EQ(segments.counters().opened, 2u);
-  const FrameOutput frame = frameOf(0, 100, 5);
+  const FrameOutput frame = testing::syntheticFrame(0, 100, 5);
   placement->place(0, frame.image.parts);
   EXPECT_TRUE(filledWith(second.data() + 4096, 100, 5));  // written into the segment in use now
 }
@@ -223,7 +209,7 @@ TEST(SharedReplyTest, PartsInSharedMemoryLeaveEmptyPartsAndSayWhere) {
   ASSERT_TRUE(segment.ok());
   SharedPlacement placement(*segment, {{4096, 250000}});
   // Frames 0 and 1 (200 kB each): only the first fits. Request order: 1, 0, 1.
-  const std::vector<FrameOutput> frames = {frameOf(0, 200000, 1), frameOf(1, 200000, 2)};
+  const std::vector<FrameOutput> frames = {testing::syntheticFrame(0, 200000, 1), testing::syntheticFrame(1, 200000, 2)};
   OutputSpec spec;
   const WorkerReply reply = buildFramesReply(ReplyContext{}, spec, frames, {1, 0, 1}, {}, &placement);
   const proto::Reply* header = protocol::verifyReply(reply.header.data(), reply.header.size());
@@ -263,7 +249,7 @@ TEST(SharedReplyTest, AStreamPlacesTheSameWayWhateverItsMessages) {
     FrameStreamLimits limits;
     limits.chunk_bytes = chunk_bytes;
     FrameStream stream(order, 4, OutputSpec{}, ReplyContext{}, limits, collect, &placement);
-    for (size_t distinct : {0u, 1u, 2u, 3u}) stream.ready(distinct, frameOf(int64_t(distinct), 5000, uint8_t(distinct)));
+    for (size_t distinct : {0u, 1u, 2u, 3u}) stream.ready(distinct, testing::syntheticFrame(int64_t(distinct), 5000, uint8_t(distinct)));
     collect(stream.finish(ReplyContext{}));
     return seen;
   };

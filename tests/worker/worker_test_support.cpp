@@ -182,6 +182,20 @@ flatbuffers::DetachedBuffer buildRequest(const RequestSpec& spec) {
   return builder.Release();
 }
 
+FrameOutput syntheticFrame(int64_t index, uint64_t bytes, uint8_t fill) {
+  FrameOutput out;
+  out.index = index;
+  auto buffer = std::make_shared<std::vector<uint8_t>>(bytes, fill);
+  out.image.parts.push_back(PayloadPart{buffer, buffer->data(), buffer->size()});
+  out.image.planes.push_back(ImagePlane{0, 0, static_cast<uint32_t>(bytes), static_cast<uint32_t>(bytes), 1});
+  out.image.width = static_cast<int>(bytes);
+  out.image.height = 1;
+  out.image.pixel_format = "gray";
+  out.image.size = bytes;
+  out.stages.decode_us = 10;
+  return out;
+}
+
 const proto::Request* requestOf(const flatbuffers::DetachedBuffer& buffer) {
   const proto::Request* request = protocol::verifyRequest(buffer.data(), buffer.size());
   EXPECT_NE(request, nullptr) << "request does not verify";

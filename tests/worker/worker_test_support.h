@@ -12,6 +12,7 @@
 #include "framewire_generated.h"
 #include "worker/decode/ffmpeg_handles.h"
 #include "worker/output/output_image.h"
+#include "worker/reply_builder.h"
 #include "worker/worker_reply.h"
 
 namespace framewire::testing {
@@ -75,6 +76,10 @@ const proto::Reply* replyOf(const WorkerReply& reply);
 // The frame's planes concatenated without row padding (the `-f rawvideo` layout). Checks that
 // every plane lies inside its payload part.
 std::vector<uint8_t> packedPixels(const WorkerReply& reply, const proto::FrameHeader& frame);
+
+// A raw frame of `bytes` bytes, every byte `fill`, in one part (one plane, one row) of a buffer of
+// its own: for the reply and stream builders, no decoding.
+FrameOutput syntheticFrame(int64_t index, uint64_t bytes, uint8_t fill);
 
 // A converted image's planes concatenated without row padding (the `-f rawvideo` layout).
 std::vector<uint8_t> packedImage(const OutputImage& image);
