@@ -24,6 +24,7 @@ from framewire.proto import ListEntry as LE
 from framewire.proto import MovieInfo as MI
 from framewire.proto import Plane as PL
 from framewire.proto import Reply as RP
+from framewire.proto import SharedPart as SP
 from framewire.proto import Timings as TM
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,11 +36,12 @@ def build_reply(request_id: int, status: int = 0, message: str = "", *,
                 frames: Optional[List[dict]] = None, info: Optional[dict] = None,
                 entries: Optional[List[tuple]] = None, worker: str = "fake-worker",
                 timings: Optional[Sequence[int]] = None, more: bool = False,
-                position: int = 0) -> bytes:
+                position: int = 0, shared_parts: Optional[Sequence[tuple]] = None) -> bytes:
     """A serialized Reply. ``frames``: dicts with FrameHeader fields, ``planes`` as
     (part, offset, stride, row_bytes, rows) tuples; ``info``: MovieInfo fields;
     ``entries``: (name, size) tuples; ``timings``: six microsecond values; ``more`` and
-    ``position``: a streamed reply's message (PROTOCOL.md 3)."""
+    ``position``: a streamed reply's message (PROTOCOL.md 3); ``shared_parts``: (offset, size)
+    per payload part, Reply.shared_parts (PROTOCOL.md 3, frames in shared memory)."""
     b = flatbuffers.Builder(1024)
     msg = b.CreateString(message) if message else None
     wrk = b.CreateString(worker) if worker else None
@@ -110,6 +112,12 @@ def build_reply(request_id: int, status: int = 0, message: str = "", *,
         for o in reversed(offs):
             b.PrependUOffsetTRelative(o)
         entries_vec = b.EndVector()
+    shared_vec = None
+    if shared_parts is not None:
+        RP.ReplyStartSharedPartsVector(b, len(shared_parts))
+        for offset, size in reversed(shared_parts):
+            SP.CreateSharedPart(b, offset, size)
+        shared_vec = b.EndVector()
     RP.ReplyStart(b)
     RP.ReplyAddId(b, request_id)
     RP.ReplyAddStatus(b, status)
@@ -129,6 +137,8 @@ def build_reply(request_id: int, status: int = 0, message: str = "", *,
         RP.ReplyAddMore(b, True)
     if position:
         RP.ReplyAddPosition(b, position)
+    if shared_vec is not None:
+        RP.ReplyAddSharedParts(b, shared_vec)
     b.Finish(RP.ReplyEnd(b))
     return bytes(b.Output())
 

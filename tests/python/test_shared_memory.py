@@ -13,17 +13,12 @@ import subprocess
 import sys
 import threading
 
-import flatbuffers
 import numpy as np
 import pytest
 
 import framewire
 from framewire import shared_memory as shm
 from framewire.client import _is_local
-from framewire.proto import FrameHeader as FH
-from framewire.proto import Plane as PL
-from framewire.proto import Reply as RP
-from framewire.proto import SharedPart as SP
 from framewire.proto.RequestKind import RequestKind
 from fw_helpers import build_reply, md5, psnr
 
@@ -161,47 +156,10 @@ FRAME_BYTES = W * H * 3  # 24 KiB
 def reply_with(request_id, indices, placed, *, position=0, more=False, worker="fake-worker"):
     """A reply header for rgb24 frames ``indices``, frame k in payload part k, with
     ``placed`` as Reply.shared_parts (None: no shared parts)."""
-    b = flatbuffers.Builder(1024)
-    wrk = b.CreateString(worker)
-    offs = []
-    for k, index in enumerate(indices):
-        fmt, enc = b.CreateString("rgb24"), b.CreateString("raw")
-        FH.FrameHeaderStartPlanesVector(b, 1)
-        PL.CreatePlane(b, k, 0, W * 3, W * 3, H)
-        planes = b.EndVector()
-        FH.FrameHeaderStart(b)
-        FH.FrameHeaderAddIndex(b, index)
-        FH.FrameHeaderAddWidth(b, W)
-        FH.FrameHeaderAddHeight(b, H)
-        FH.FrameHeaderAddFormat(b, fmt)
-        FH.FrameHeaderAddPixelFormat(b, fmt)
-        FH.FrameHeaderAddEncoding(b, enc)
-        FH.FrameHeaderAddSampleBytes(b, 1)
-        FH.FrameHeaderAddPlanes(b, planes)
-        FH.FrameHeaderAddSize(b, FRAME_BYTES)
-        offs.append(FH.FrameHeaderEnd(b))
-    RP.ReplyStartFramesVector(b, len(offs))
-    for o in reversed(offs):
-        b.PrependUOffsetTRelative(o)
-    frames = b.EndVector()
-    shared = None
-    if placed is not None:
-        RP.ReplyStartSharedPartsVector(b, len(placed))
-        for offset, size in reversed(placed):
-            SP.CreateSharedPart(b, offset, size)
-        shared = b.EndVector()
-    RP.ReplyStart(b)
-    RP.ReplyAddId(b, request_id)
-    RP.ReplyAddFrames(b, frames)
-    RP.ReplyAddWorker(b, wrk)
-    if more:
-        RP.ReplyAddMore(b, True)
-    if position:
-        RP.ReplyAddPosition(b, position)
-    if shared is not None:
-        RP.ReplyAddSharedParts(b, shared)
-    b.Finish(RP.ReplyEnd(b))
-    return bytes(b.Output())
+    frames = [{"index": index, "width": W, "height": H, "format": "rgb24", "size": FRAME_BYTES,
+               "planes": [(k, 0, W * 3, W * 3, H)]} for k, index in enumerate(indices)]
+    return build_reply(request_id, frames=frames, worker=worker, more=more, position=position,
+                       shared_parts=placed)
 
 
 def offer_of(req):
