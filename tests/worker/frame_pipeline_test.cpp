@@ -77,30 +77,9 @@ TEST(FrameBufferPoolTest, KeepsBuffersReadyForTheLastMissedSize) {
   for (AVBufferRef*& buffer : held) av_buffer_unref(&buffer);
 }
 
-// swscale's own conversion of `frame` to `format` (the reference of the 8-bit fast path).
-std::vector<uint8_t> swscaleDirect(const AVFrame& frame, AVPixelFormat format) {
-  SwsContext* sws = sws_alloc_context();
-  av_opt_set_int(sws, "srcw", frame.width, 0);
-  av_opt_set_int(sws, "srch", frame.height, 0);
-  av_opt_set_int(sws, "src_format", frame.format, 0);
-  av_opt_set_int(sws, "dstw", frame.width, 0);
-  av_opt_set_int(sws, "dsth", frame.height, 0);
-  av_opt_set_int(sws, "dst_format", format, 0);
-  av_opt_set_int(sws, "sws_flags", SWS_BICUBIC, 0);
-  EXPECT_GE(sws_init_context(sws, nullptr, nullptr), 0);
-  const int size = av_image_get_buffer_size(format, frame.width, frame.height, 1);
-  std::vector<uint8_t> out(size_t(size) + 64);
-  uint8_t* data[4] = {};
-  int linesize[4] = {};
-  av_image_fill_arrays(data, linesize, out.data(), format, frame.width, frame.height, 1);
-  sws_scale(sws, frame.data, frame.linesize, 0, frame.height, data, linesize);
-  sws_freeContext(sws);
-  out.resize(size_t(size));
-  return out;
-}
-
-// Deep YUV (10 and 12 bit, 4:2:0, 4:2:2, 4:4:4 with alpha) to 8-bit RGB goes through 8 bits
-// first: within a level of swscale's direct conversion, for every RGB output and a crop.
+// Deep YUV (10 and 12 bit, 4:2:0, 4:2:2, 4:4:4 with alpha) to 8-bit RGB takes the worker's
+// faster paths (DeepYuvToRgb for rgb24/bgr24, 8 bits first for rgba): within a few levels of
+// swscale's direct conversion, for every RGB output and a crop.
 TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
   struct Case {
     std::string (*movie)();
@@ -110,7 +89,8 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
   for (const Case& c : {Case{&testing::proresMovie, "rgb24", AV_PIX_FMT_RGB24},
                         Case{&testing::proresMovie, "bgr24", AV_PIX_FMT_BGR24},
                         Case{&testing::hevc10Movie, "rgb24", AV_PIX_FMT_RGB24},
-                        Case{&testing::prores4444AlphaMovie, "rgba", AV_PIX_FMT_RGBA}}) {
+                        Case{&testing::prores4444AlphaMovie, "rgba", AV_PIX_FMT_RGBA},
+                        Case{&testing::prores4444AlphaMovie, "rgb24", AV_PIX_FMT_RGB24}}) {
     auto index = indexOf(c.movie());
     ASSERT_TRUE(index);
     auto reader = MovieReader::open(index, 2);
@@ -130,7 +110,7 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
       auto image = converter.toRaw(**frame, spec, *geometry);
       ASSERT_TRUE(image.ok()) << image.status().toString();
       const std::vector<uint8_t> ours = testing::packedImage(*image);
-      const std::vector<uint8_t> reference = swscaleDirect(**frame, c.pixel_format);
+      const std::vector<uint8_t> reference = testing::swscaleDirect(**frame, c.pixel_format);
       ASSERT_EQ(ours.size(), reference.size());
       EXPECT_GE(testing::psnr(ours.data(), reference.data(), ours.size()), 45.0) << c.format << " " << desc->name;
       int worst = 0;
@@ -151,7 +131,7 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
       const std::vector<uint8_t> cropped = testing::packedImage(*image);
       ASSERT_EQ(cropped.size(), size_t(rect.width) * rect.height * 3);
       // The reference: the rectangle of the whole frame's direct conversion.
-      const std::vector<uint8_t> whole = swscaleDirect(**frame, AV_PIX_FMT_RGB24);
+      const std::vector<uint8_t> whole = testing::swscaleDirect(**frame, AV_PIX_FMT_RGB24);
       std::vector<uint8_t> reference;
       for (int y = rect.y; y < rect.y + rect.height; ++y) {
         const auto row = whole.begin() + (ptrdiff_t(y) * (*frame)->width + rect.x) * 3;

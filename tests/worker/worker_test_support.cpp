@@ -8,6 +8,12 @@
 #include "common/protocol.h"
 #include "tests/support/test_movies.h"
 
+extern "C" {
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+}
+
 namespace framewire::testing {
 
 std::string openGopMp4Movie() {
@@ -269,6 +275,37 @@ std::vector<uint8_t> packedImage(const OutputImage& image) {
     }
   }
   return bytes;
+}
+
+std::vector<uint8_t> swscaleDirect(const AVFrame& frame, AVPixelFormat format) {
+  SwsContext* sws = sws_alloc_context();
+  av_opt_set_int(sws, "srcw", frame.width, 0);
+  av_opt_set_int(sws, "srch", frame.height, 0);
+  av_opt_set_int(sws, "src_format", frame.format, 0);
+  av_opt_set_int(sws, "dstw", frame.width, 0);
+  av_opt_set_int(sws, "dsth", frame.height, 0);
+  av_opt_set_int(sws, "dst_format", format, 0);
+  av_opt_set_int(sws, "sws_flags", SWS_BICUBIC, 0);
+  EXPECT_GE(sws_init_context(sws, nullptr, nullptr), 0);
+  // The frame's colour matrix and range, as ffmpeg's scale filter takes them.
+  int* inverse_table = nullptr;
+  int* table = nullptr;
+  int source_range = 0, destination_range = 0, brightness = 0, contrast = 0, saturation = 0;
+  if (sws_getColorspaceDetails(sws, &inverse_table, &source_range, &table, &destination_range, &brightness,
+                               &contrast, &saturation) >= 0) {
+    if (frame.color_range != AVCOL_RANGE_UNSPECIFIED) source_range = frame.color_range == AVCOL_RANGE_JPEG;
+    sws_setColorspaceDetails(sws, sws_getCoefficients(frame.colorspace), source_range, table, destination_range,
+                             brightness, contrast, saturation);
+  }
+  const int size = av_image_get_buffer_size(format, frame.width, frame.height, 1);
+  std::vector<uint8_t> out(size_t(size) + 64);
+  uint8_t* data[4] = {};
+  int linesize[4] = {};
+  av_image_fill_arrays(data, linesize, out.data(), format, frame.width, frame.height, 1);
+  sws_scale(sws, frame.data, frame.linesize, 0, frame.height, data, linesize);
+  sws_freeContext(sws);
+  out.resize(size_t(size));
+  return out;
 }
 
 }  // namespace framewire::testing

@@ -90,4 +90,8 @@ UniqueAVFrame decodeImage(const std::vector<uint8_t>& bytes, AVCodecID codec);
 // Copies the rows of a decoded image frame, plane 0, without padding.
 std::vector<uint8_t> packedPlane0(const AVFrame& frame, int row_bytes);
 
+// swscale's own conversion of `frame` to `format` at the same size, packed, with the frame's
+// colour matrix and range (ffmpeg's): the reference of the worker's faster conversions.
+std::vector<uint8_t> swscaleDirect(const AVFrame& frame, AVPixelFormat format);
+
 }  // namespace framewire::testing

@@ -7,6 +7,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "worker/output/deep_yuv_to_rgb.h"
 #include "worker/output/frame_buffer_pool.h"
 #include "worker/decode/movie_input.h"
 
@@ -198,18 +199,30 @@ Result<const AVFrame*> FrameConverter::narrowed(const AVFrame& source, AVPixelFo
       }
     }
   };
-  // Two halves on two threads for big frames (the copy is bound by memory, not arithmetic).
+  inTwoHalves(source, narrowRows);
+  return frame;
+}
+
+template <typename Rows>
+void FrameConverter::inTwoHalves(const AVFrame& source, const Rows& rows) const {
+  // Two halves on two threads for big frames (these passes are bound by memory, not
+  // arithmetic). An even split point keeps 4:2:0 chroma rows whole.
   const int split = threads_ > 1 && source.width * source.height >= (1 << 20) ? (source.height / 4) * 2 : source.height;
   std::thread helper;
-  if (split < source.height) helper = std::thread(narrowRows, split, source.height);
-  narrowRows(0, split);
+  if (split < source.height) helper = std::thread(rows, split, source.height);
+  rows(0, split);
   if (helper.joinable()) helper.join();
-  return frame;
 }
 
 Status FrameConverter::scale(const AVFrame& original, AVFrame* destination) {
   const auto target = static_cast<AVPixelFormat>(destination->format);
   const bool same_size = original.width == destination->width && original.height == destination->height;
+  if (same_size && DeepYuvToRgb::fast()) {
+    if (const std::optional<DeepYuvToRgb> direct = DeepYuvToRgb::forFrame(original, target)) {
+      inTwoHalves(original, [&](int first, int last) { direct->convertRows(original, destination, first, last); });
+      return Status::ok();
+    }
+  }
   // Widths that are a multiple of 16 only: the 8-bit path's SIMD works in groups of pixels
   // and got the last ones of other widths wrong (measured on crops).
   const bool narrowable = same_size && original.width % 16 == 0;

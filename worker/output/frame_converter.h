@@ -10,13 +10,15 @@
 // YUV->RGB conversion, bicubic scaling; so rgb24 output matches `ffmpeg -pix_fmt rgb24`.
 // Cropping for converted formats is exact on luma and rounds the chroma offset down to the
 // chroma grid, as ffmpeg's crop filter does.
-// Deep 4:2:2 and 4:4:4 planar YUV (ProRes' yuv422p10le, yuva444p12le, ...) to 8-bit packed RGB at the same
-// size, widths a multiple of 16 (1920, 1280, 3840: swscale's 8-bit SIMD path got the last
-// pixels of other widths wrong): swscale has no fast path for that (12 ms for a 1080p yuv422p10le frame on one core of
-// the dev machine, against 1.8 ms from yuv422p), so the samples are first rounded to their
-// top 8 bits (SSE2, memory-bound, ~1 ms on two threads) and converted from 8-bit planar with
-// the same colour matrix and range. The rgb24 result is 52 dB PSNR from swscale's direct
-// conversion (RMS error 0.6 of a level; the contract is 40 dB against ffmpeg) at 2-3x the speed.
+// Deep 4:2:2 and 4:4:4 planar YUV (ProRes' yuv422p10le, yuva444p12le, ...) to 8-bit packed RGB
+// at the same size: swscale has no fast path for that (12 ms for a 1080p yuv422p10le frame on
+// one core of the dev machine, against 1.8 ms from yuv422p). To rgb24 and bgr24, on a CPU with
+// AVX2, DeepYuvToRgb converts in one pass on two threads (~1 ms for 1080p; see its header).
+// To the other RGB formats (rgba, ...), widths a multiple of 16 (swscale's 8-bit SIMD path got
+// the last pixels of other widths wrong), the samples are first rounded to their top 8 bits
+// (SSE2, memory-bound, ~1 ms on two threads) and converted from 8-bit planar with the same
+// colour matrix and range: 52 dB PSNR from swscale's direct conversion (RMS error 0.6 of a
+// level; the contract is 40 dB against ffmpeg) at 2-3x the speed.
 // Other conversions (4:2:0, whose 8-bit path repeats chroma rows instead of interpolating them;
 // gray; jpeg's yuvj420p; resizing) take swscale's own path.
 //
@@ -67,6 +69,9 @@ class FrameConverter {
   // `source` itself, or its samples rounded to 8 bits (in narrow_) when it is deep planar YUV
   // going to 8-bit RGB at the same size: see the header comment.
   Result<const AVFrame*> narrowed(const AVFrame& source, AVPixelFormat destination);
+  // rows(first, last) over all of `source`'s rows: on two threads for a big frame.
+  template <typename Rows>
+  void inTwoHalves(const AVFrame& source, const Rows& rows) const;
 
   int threads_;
   UniqueAVFrame narrow_;                // the 8-bit copy, reused
