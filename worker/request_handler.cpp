@@ -134,7 +134,8 @@ class RequestHandler::Impl {
       context.queue_us = queue_us;
       Result<OutputSpec> spec = parseOutputSpec(request);
       if (!spec.ok()) return std::nullopt;
-      std::string prefix;
+      std::string prefix, movie_key;
+      FileSignature movie_signature;
       {
         StageTimer timer(&context.stages.read_us);
         // Remote movies only when their version was checked recently: no waiting for a server.
@@ -142,6 +143,8 @@ class RequestHandler::Impl {
             sources_->resolveWithoutNetwork(request.movie() ? request.movie()->str() : "");
         if (!movie) return std::nullopt;
         prefix = frameCacheKeyPrefix(movie->key, movie->signature, *spec);
+        movie_key = movie->key;
+        movie_signature = movie->signature;
       }
       std::vector<int64_t> wanted(request.frames()->begin(), request.frames()->end());
       std::vector<int64_t> distinct = wanted;
@@ -149,13 +152,18 @@ class RequestHandler::Impl {
       distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
       std::optional<std::vector<FrameOutput>> outputs = store_->fromMemory(prefix, distinct);
       if (!outputs) return std::nullopt;
+      // Placed as the decoding path places them (reserveConvertedFrames), which needs the index.
+      const std::shared_ptr<const MovieIndex> index = catalog_.peek(movie_key, movie_signature);
+      if (!index) return std::nullopt;
       uint64_t bytes = 0;
       for (const FrameOutput& output : *outputs) bytes += output.image.size;
       if (bytes > config_.max_reply_bytes) return std::nullopt;
       ++answered_from_memory_;
       context.total_us = microsecondsSince(start);
+      const std::vector<size_t> order = requestOrder(wanted, distinct);
       const std::shared_ptr<SharedPlacement> shared = sharedPlacementFor(request);
-      WorkerReply reply = buildFramesReply(context, *spec, *outputs, requestOrder(wanted, distinct), {}, shared.get());
+      reserveConvertedFrames(shared.get(), *spec, *index, order);
+      WorkerReply reply = buildFramesReply(context, *spec, *outputs, order, {}, shared.get());
       shared_segments_.account(*shared);
       if (wanted.size() == 1) maybeReadAhead(request, prefix, wanted.front());
       return reply;
@@ -277,17 +285,35 @@ class RequestHandler::Impl {
     return wanted;
   }
 
+  // The bytes of one raw frame of `spec` from `native` pixels with `geometry`, packed (as
+  // FrameConverter::toRaw lays out converted formats); -1 when the format is not known.
+  static int64_t packedFrameBytes(const OutputSpec& spec, AVPixelFormat native, const OutputGeometry& geometry) {
+    const AVPixelFormat format = targetPixelFormat(spec, native);
+    return format == AV_PIX_FMT_NONE ? -1 : av_image_get_buffer_size(format, geometry.width, geometry.height, 1);
+  }
+
   // The output bytes of `frames` frames (raw size; encoded images are smaller).
   static Result<uint64_t> estimatedReplyBytes(const OutputSpec& spec, const MovieIndex& index, size_t frames) {
     const MovieMetadata& meta = index.metadata();
     FW_ASSIGN_OR_RETURN(OutputGeometry geometry, outputGeometry(spec, meta.width, meta.height));
-    const AVPixelFormat native = av_get_pix_fmt(meta.pixel_format.c_str());
-    const AVPixelFormat format = targetPixelFormat(spec, native);
-    int frame_bytes = format == AV_PIX_FMT_NONE
-                          ? -1
-                          : av_image_get_buffer_size(format, geometry.width, geometry.height, 1);
-    if (frame_bytes < 0) frame_bytes = geometry.width * geometry.height * 8;  // unknown: be generous
+    int64_t frame_bytes = packedFrameBytes(spec, av_get_pix_fmt(meta.pixel_format.c_str()), geometry);
+    if (frame_bytes < 0) frame_bytes = int64_t(geometry.width) * geometry.height * 8;  // unknown: be generous
     return uint64_t(frame_bytes) * frames;
+  }
+
+  // Converted raw frames go straight into the client's shared memory: each distinct frame gets
+  // its place now, in order of first request position, for the size the movie's frames have
+  // (placement must not depend on which frames turn out to be cached). A frame of another size
+  // is placed nowhere and goes in the message.
+  static void reserveConvertedFrames(SharedPlacement* shared, const OutputSpec& spec, const MovieIndex& index,
+                                     const std::vector<size_t>& order) {
+    if (!shared->active() || spec.encoding != ImageEncoding::kRaw || spec.format == OutputFormat::kNative) return;
+    const MovieMetadata& meta = index.metadata();
+    const Result<OutputGeometry> geometry = outputGeometry(spec, meta.width, meta.height);
+    if (!geometry.ok()) return;
+    const int64_t frame_bytes = packedFrameBytes(spec, av_get_pix_fmt(meta.pixel_format.c_str()), *geometry);
+    if (frame_bytes <= 0) return;
+    for (const size_t position : order) shared->reserve(position, uint64_t(frame_bytes));
   }
 
   // Refuses a batch whose output would exceed max_reply_bytes, before decoding anything.
@@ -313,6 +339,10 @@ class RequestHandler::Impl {
     std::sort(distinct.begin(), distinct.end());
     distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
     FW_RETURN_IF_ERROR(checkReplySize(spec, *index, distinct.size()));
+
+    const std::vector<size_t> order = requestOrder(wanted, distinct);
+    const std::shared_ptr<SharedPlacement> shared = sharedPlacementFor(request);
+    reserveConvertedFrames(shared.get(), spec, *index, order);
 
     // A reader is checked out only when some frame has to be decoded: cache hits need none.
     std::optional<DecoderPool::Lease> reader;
@@ -348,7 +378,14 @@ class RequestHandler::Impl {
       FW_ASSIGN_OR_RETURN(OutputGeometry geometry, outputGeometry(spec, frame.width, frame.height));
       if (spec.encoding == ImageEncoding::kRaw) {
         StageTimer timer(&output.stages.convert_us);
-        FW_ASSIGN_OR_RETURN(output.image, (*converter)->toRaw(frame, spec, geometry));
+        // Into the frame's reserved place in the client's memory as well, in the same pass.
+        const size_t position = static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), n) - distinct.begin());
+        const int64_t bytes = spec.format == OutputFormat::kNative
+                                  ? -1
+                                  : packedFrameBytes(spec, static_cast<AVPixelFormat>(frame.format), geometry);
+        uint8_t* in_place = bytes > 0 ? shared->reservedFor(position, uint64_t(bytes)) : nullptr;
+        FW_ASSIGN_OR_RETURN(output.image, (*converter)->toRaw(frame, spec, geometry, in_place));
+        if (in_place) shared->writtenInPlace(position);
       } else {
         const AVPixelFormat format = targetPixelFormat(spec, static_cast<AVPixelFormat>(frame.format));
         UniqueAVFrame picture;
@@ -365,14 +402,12 @@ class RequestHandler::Impl {
 
     // A streamed request sends runs of ready frames as they come (PROTOCOL.md 3) and holds
     // only those not sent yet; otherwise the outputs are collected for one reply.
-    const std::shared_ptr<SharedPlacement> shared = sharedPlacementFor(request);
     std::optional<FrameStream> stream;
     if (send_partial && request.stream() && wanted.size() > 1) {
       FW_ASSIGN_OR_RETURN(const uint64_t estimate, estimatedReplyBytes(spec, *index, wanted.size()));
       FrameStreamLimits limits;
       limits.chunk_bytes = streamChunkBytes(estimate, config_.stream_chunk_bytes, limits.max_messages);
-      stream.emplace(requestOrder(wanted, distinct), distinct.size(), spec, *context, limits, send_partial,
-                     shared.get());
+      stream.emplace(order, distinct.size(), spec, *context, limits, send_partial, shared.get());
     }
     std::vector<FrameOutput> outputs(stream ? 0 : distinct.size());
     uint64_t produced = 0;
@@ -411,7 +446,7 @@ class RequestHandler::Impl {
     }
     context->total_us = microsecondsSince(start);
     WorkerReply reply = stream ? stream->finish(*context)
-                               : buildFramesReply(*context, spec, outputs, requestOrder(wanted, distinct), {}, shared.get());
+                               : buildFramesReply(*context, spec, outputs, order, {}, shared.get());
     shared_segments_.account(*shared);
     if (stream) return reply;
     if (!read_ahead_prefix.empty()) {
@@ -513,6 +548,7 @@ class RequestHandler::Impl {
     shared_json.set("segments_opened", JsonValue(shared.opened));
     shared_json.set("parts_placed", JsonValue(shared.parts_placed));
     shared_json.set("bytes_placed", JsonValue(shared.bytes_placed));
+    shared_json.set("parts_written_in_place", JsonValue(shared.parts_written_in_place));
     shared_json.set("offers_refused", JsonValue(shared.refused));
     shared_json.set("last_refusal", JsonValue(shared.last_refusal));
     json.set("shared_memory", shared_json);

@@ -110,35 +110,82 @@ bool SharedSegment::stillAt(const std::string& path) const {
 SharedPlacement::SharedPlacement(std::shared_ptr<SharedSegment> segment, std::vector<Extent> extents)
     : segment_(std::move(segment)), room_(std::move(extents)) {}
 
+std::vector<proto::SharedPart> SharedPlacement::assign(const std::vector<uint64_t>& sizes) {
+  std::vector<proto::SharedPart> places(sizes.size(), proto::SharedPart(0, 0));
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] == 0) continue;
+    for (Extent& room : room_) {
+      const uint64_t begin = alignUp(room.offset, SharedSegment::kPartAlignment);
+      if (begin < room.offset + room.length && room.offset + room.length - begin >= sizes[i]) {
+        places[i] = proto::SharedPart(begin, sizes[i]);
+        room.length -= begin + sizes[i] - room.offset;
+        room.offset = begin + sizes[i];
+        break;
+      }
+    }
+  }
+  return places;
+}
+
 std::vector<proto::SharedPart> SharedPlacement::place(size_t frame, const std::vector<PayloadPart>& parts) {
   std::vector<proto::SharedPart> places(parts.size(), proto::SharedPart(0, 0));
   if (!segment_) return places;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto known = placed_.find(frame);
-    if (known != placed_.end()) return known->second;
-    for (size_t i = 0; i < parts.size(); ++i) {
-      const uint64_t size = parts[i].size;
-      if (size == 0) continue;
-      for (Extent& room : room_) {
-        const uint64_t begin = alignUp(room.offset, SharedSegment::kPartAlignment);
-        if (begin < room.offset + room.length && room.offset + room.length - begin >= size) {
-          places[i] = proto::SharedPart(begin, size);
-          room.length -= begin + size - room.offset;
-          room.offset = begin + size;
-          ++parts_placed_;
-          bytes_placed_ += size;
-          break;
-        }
-      }
+    if (known == placed_.end()) {
+      std::vector<uint64_t> sizes;
+      for (const PayloadPart& part : parts) sizes.push_back(part.size);
+      known = placed_.emplace(frame, Placed{assign(sizes)}).first;
     }
-    placed_.emplace(frame, places);
+    Placed& placed = known->second;
+    bool fits = placed.places.size() == parts.size();
+    for (size_t i = 0; fits && i < parts.size(); ++i) {
+      fits = placed.places[i].size() == 0 || placed.places[i].size() == parts[i].size;
+    }
+    if (!fits) return places;  // reserved for another size: this frame goes in the message
+    if (placed.written) return placed.places;
+    placed.written = true;
+    places = placed.places;
+    for (const proto::SharedPart& place : places) {
+      if (place.size() == 0) continue;
+      ++parts_placed_;
+      bytes_placed_ += place.size();
+    }
   }
   // The copies, outside the lock: each part has its own bytes, and another frame's copy may run.
   for (size_t i = 0; i < parts.size(); ++i) {
     if (places[i].size() != 0) std::memcpy(segment_->data() + places[i].offset(), parts[i].data, parts[i].size);
   }
   return places;
+}
+
+void SharedPlacement::reserve(size_t frame, uint64_t size) {
+  if (!segment_) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (placed_.count(frame) == 0) placed_.emplace(frame, Placed{assign({size})});
+}
+
+uint8_t* SharedPlacement::reservedFor(size_t frame, uint64_t size) const {
+  if (!segment_) return nullptr;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto known = placed_.find(frame);
+  if (known == placed_.end() || known->second.written || known->second.places.size() != 1) return nullptr;
+  const proto::SharedPart& place = known->second.places[0];
+  return place.size() != 0 && place.size() == size ? segment_->data() + place.offset() : nullptr;
+}
+
+void SharedPlacement::writtenInPlace(size_t frame) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto known = placed_.find(frame);
+  if (known == placed_.end() || known->second.written) return;
+  known->second.written = true;
+  for (const proto::SharedPart& place : known->second.places) {
+    if (place.size() == 0) continue;
+    ++parts_placed_;
+    ++parts_written_in_place_;
+    bytes_placed_ += place.size();
+  }
 }
 
 uint64_t SharedPlacement::partsPlaced() const {
@@ -149,6 +196,11 @@ uint64_t SharedPlacement::partsPlaced() const {
 uint64_t SharedPlacement::bytesPlaced() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return bytes_placed_;
+}
+
+uint64_t SharedPlacement::partsWrittenInPlace() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return parts_written_in_place_;
 }
 
 // ---- SharedSegments -----------------------------------------------------------------------
@@ -222,9 +274,11 @@ void SharedSegments::account(const SharedPlacement& placement) {
   if (!placement.active()) return;
   const uint64_t parts = placement.partsPlaced();
   const uint64_t bytes = placement.bytesPlaced();
+  const uint64_t in_place = placement.partsWrittenInPlace();
   std::lock_guard<std::mutex> lock(mutex_);
   counters_.parts_placed += parts;
   counters_.bytes_placed += bytes;
+  counters_.parts_written_in_place += in_place;
 }
 
 SharedSegments::Counters SharedSegments::counters() const {

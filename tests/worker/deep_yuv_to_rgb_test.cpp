@@ -79,7 +79,7 @@ std::vector<uint8_t> converted(const DeepYuvToRgb& conversion, const AVFrame& so
   UniqueAVFrame destination = allocateFrame();
   destination->data[0] = pixels.data();
   destination->linesize[0] = source.width * 3;
-  conversion.convertRows(source, destination.get(), 0, source.height, simd);
+  conversion.convertRows(source, destination.get(), 0, source.height, nullptr, simd);
   return pixels;
 }
 
@@ -164,6 +164,33 @@ TEST(DeepYuvToRgbTest, Avx2RowsEqualTheScalarRows) {
         EXPECT_EQ(converted(*conversion, *source, true), converted(*conversion, *source, false))
             << describe(p, width, output);
       }
+    }
+  }
+}
+
+// The packed copy written in the same pass (a client's shared memory) holds the same bytes as
+// the destination, from the AVX2 and the scalar rows, whatever the destination's row stride.
+TEST(DeepYuvToRgbTest, WritesTheCopyInTheSamePass) {
+  for (const Picture& p : {pictures()[0], pictures()[4]}) {
+    const int width = 98;  // three AVX2 steps and a scalar tail
+    UniqueAVFrame source = noisePicture(p.format, width, 8, p.colorspace, p.range, 9);
+    const auto conversion = DeepYuvToRgb::forFrame(*source, AV_PIX_FMT_RGB24);
+    ASSERT_TRUE(conversion);
+    for (bool simd : {true, false}) {
+      const int stride = width * 3 + 64;  // the destination's rows padded, the copy's packed
+      std::vector<uint8_t> padded(size_t(stride) * source->height, 0);
+      std::vector<uint8_t> copy(size_t(width) * 3 * source->height, 0);
+      UniqueAVFrame destination = allocateFrame();
+      destination->data[0] = padded.data();
+      destination->linesize[0] = stride;
+      conversion->convertRows(*source, destination.get(), 0, source->height, copy.data(), simd);
+      std::vector<uint8_t> unpadded;
+      for (int row = 0; row < source->height; ++row) {
+        unpadded.insert(unpadded.end(), padded.begin() + ptrdiff_t(row) * stride,
+                        padded.begin() + ptrdiff_t(row) * stride + width * 3);
+      }
+      EXPECT_EQ(copy, unpadded) << describe(p, width, AV_PIX_FMT_RGB24) << (simd ? " simd" : " scalar");
+      EXPECT_EQ(copy, converted(*conversion, *source, false)) << describe(p, width, AV_PIX_FMT_RGB24);
     }
   }
 }

@@ -8,14 +8,15 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "common/json_value.h"
 #include "common/protocol.h"
 #include "tests/support/test_movies.h"
 #include "tests/worker/worker_test_support.h"
@@ -152,6 +153,48 @@ TEST(SharedPlacementTest, FirstFitInExtentOrderAlignedAndOncePerFrame) {
   EXPECT_EQ(placement.bytesPlaced(), 300900u);
 }
 
+// Reserved places are handed out as place() would, in reserve order; a frame written there
+// in place is not copied again, one that comes out another size goes in the message.
+TEST(SharedPlacementTest, ReservedFramesAreWrittenInPlaceOrSentInTheMessage) {
+  ClientSegment client;
+  auto segment = SharedSegment::open(client.path(), kToken, kSegmentBytes);
+  ASSERT_TRUE(segment.ok());
+  SharedPlacement placement(*segment, {{4096, 250000}});
+  placement.reserve(2, 100000);  // the first request position
+  placement.reserve(0, 100000);
+  placement.reserve(1, 100000);  // no room left: in the message
+  placement.reserve(2, 5);       // reserved once: unchanged
+  uint8_t* first = placement.reservedFor(2, 100000);
+  ASSERT_EQ(first, (*segment)->data() + 4096);
+  EXPECT_EQ(placement.reservedFor(0, 100000), (*segment)->data() + 4096 + 100032);  // aligned to 64
+  EXPECT_EQ(placement.reservedFor(0, 99999), nullptr) << "reserved for another size";
+  EXPECT_EQ(placement.reservedFor(1, 100000), nullptr) << "no room";
+  EXPECT_EQ(placement.reservedFor(7, 100000), nullptr) << "not reserved";
+
+  // Frame 2 is written in place; its output in the cache is another buffer, not copied again.
+  std::memset(first, 0x21, 100000);
+  placement.writtenInPlace(2);
+  EXPECT_EQ(placement.reservedFor(2, 100000), nullptr) << "written already";
+  const auto places2 = placement.place(2, testing::syntheticFrame(2, 100000, 0x77).image.parts);
+  ASSERT_EQ(places2.size(), 1u);
+  EXPECT_EQ(places2[0].offset(), 4096u);
+  EXPECT_TRUE(filledWith(client.data() + 4096, 100000, 0x21)) << "written in place, not copied over";
+  // Frame 0 was not (a cache hit): copied into its reserved place.
+  const auto places0 = placement.place(0, testing::syntheticFrame(0, 100000, 0x33).image.parts);
+  EXPECT_EQ(places0[0].offset(), 4096u + 100032u);
+  EXPECT_TRUE(filledWith(client.data() + 4096 + 100032, 100000, 0x33));
+  // Frame 1 had no room, and a frame of another size than reserved goes in the message.
+  EXPECT_EQ(placement.place(1, testing::syntheticFrame(1, 100000, 0x44).image.parts)[0].size(), 0u);
+  SharedPlacement other(*segment, {{4096, 250000}});
+  other.reserve(0, 100000);
+  EXPECT_EQ(other.place(0, testing::syntheticFrame(0, 120000, 0x55).image.parts)[0].size(), 0u);
+  EXPECT_EQ(other.partsPlaced(), 0u);
+
+  EXPECT_EQ(placement.partsPlaced(), 2u);
+  EXPECT_EQ(placement.partsWrittenInPlace(), 1u);
+  EXPECT_EQ(placement.bytesPlaced(), 200000u);
+}
+
 TEST(SharedSegmentsTest, ChecksOffersAndReusesTheMapping) {
   ClientSegment client;
   SharedSegments segments;
@@ -262,55 +305,103 @@ TEST(SharedReplyTest, AStreamPlacesTheSameWayWhateverItsMessages) {
 
 // A real request through the RequestHandler: the frames that went into shared memory are the
 // frames sent in the message without an offer, and a worker told not to use it does not.
+JsonValue sharedMemoryStats(RequestHandler& handler) {
+  testing::RequestSpec spec;
+  spec.kind = proto::RequestKind::STATS;
+  const WorkerReply reply = handler.handle(*testing::requestOf(testing::buildRequest(spec)), 0, "w");
+  auto json = JsonValue::parse(testing::replyOf(reply)->stats_json()->str());
+  EXPECT_TRUE(json.ok());
+  return json.ok() ? *json->get("shared_memory") : JsonValue::object();
+}
+
+// Every way a frame reaches the client's memory gives the plain reply's pixels at the same
+// offsets: converted straight into it when decoded (DeepYuvToRgb's second output for ProRes,
+// a copy after swscale for H.264), copied from the RAM cache on a decode thread and on the
+// socket thread (answerFromMemory), and native frames copied at reply time.
 TEST(SharedMemoryHandlerTest, FramesInSharedMemoryAreTheFramesOfThePlainReply) {
-  const std::string movie = testing::proresMovie();
+  struct Case {
+    std::string movie;
+    std::string format;
+    bool converted_in_place;  // decoded frames go straight into shared memory
+  };
+  for (const Case& c : {Case{testing::proresMovie(), "rgb24", true}, Case{testing::h264BFramesMovie(), "bgr24", true},
+                        Case{testing::proresMovie(), "native", false}}) {
+    SCOPED_TRACE(c.movie + " " + c.format);
+    RequestHandlerConfig config;
+    config.roots = {std::filesystem::path(c.movie).parent_path().string()};
+    config.cache_bytes = 64 << 20;  // later requests are answered from the cache: placed as well
+    RequestHandler handler(config);
+    testing::RequestSpec spec;
+    spec.movie = std::filesystem::path(c.movie).filename().string();
+    spec.frames = {5, 2, 5};
+    spec.format = c.format;
+
+    const WorkerReply plain = handler.handle(*testing::requestOf(testing::buildRequest(spec)), 0, "w");
+    const proto::Reply* plain_header = testing::replyOf(plain);
+    ASSERT_NE(plain_header, nullptr);
+    ASSERT_EQ(plain_header->status(), proto::StatusCode::OK);
+    EXPECT_EQ(plain_header->shared_parts(), nullptr);
+
+    RequestHandler decoding(config);  // a second worker: its cache is empty, so it decodes
+    ClientSegment client;
+    spec.shared = testing::RequestSpec::SharedOffer{client.path(), kToken, kSegmentBytes, {proto::Extent(4096, kSegmentBytes - 4096)}};
+    std::vector<uint64_t> first_offsets;
+    for (int attempt = 0; attempt < 3; ++attempt) {  // decoded, from the RAM cache, on the socket thread
+      const auto request = testing::buildRequest(spec);
+      const int64_t in_place_before = sharedMemoryStats(decoding).get("parts_written_in_place")->asInt();
+      std::optional<WorkerReply> shared = attempt < 2 ? decoding.handle(*testing::requestOf(request), 0, "w")
+                                                      : decoding.answerFromMemory(*testing::requestOf(request), 0, "w");
+      ASSERT_TRUE(shared.has_value());
+      const int64_t in_place = sharedMemoryStats(decoding).get("parts_written_in_place")->asInt() - in_place_before;
+      EXPECT_EQ(in_place, attempt == 0 && c.converted_in_place ? 2 : 0) << "attempt " << attempt;
+      const proto::Reply* header = testing::replyOf(*shared);
+      ASSERT_NE(header, nullptr);
+      ASSERT_EQ(header->status(), proto::StatusCode::OK) << header->message()->str();
+      ASSERT_NE(header->shared_parts(), nullptr);
+      ASSERT_EQ(header->frames()->size(), 3u);
+      std::vector<uint64_t> offsets;
+      for (flatbuffers::uoffset_t i = 0; i < 3; ++i) {
+        const proto::FrameHeader* frame = header->frames()->Get(i);
+        EXPECT_EQ(frame->cached(), attempt == 0 ? proto::CacheTier::NONE : proto::CacheTier::MEMORY);
+        const std::vector<uint8_t> expected = testing::packedPixels(plain, *plain_header->frames()->Get(i));
+        size_t checked = 0;
+        for (const proto::Plane* plane : *frame->planes()) {
+          const proto::SharedPart* place = header->shared_parts()->Get(plane->part());
+          ASSERT_GT(place->size(), 0u);
+          EXPECT_EQ(shared->payload[plane->part()].size, 0u);
+          offsets.push_back(place->offset() + plane->offset());
+          for (uint32_t row = 0; row < plane->rows(); ++row, checked += plane->row_bytes()) {
+            ASSERT_LE(checked + plane->row_bytes(), expected.size());
+            ASSERT_EQ(std::memcmp(client.data() + place->offset() + plane->offset() + uint64_t(row) * plane->stride(),
+                                  expected.data() + checked, plane->row_bytes()),
+                      0)
+                << "frame " << frame->index() << " row " << row;
+          }
+        }
+        EXPECT_EQ(checked, expected.size());
+      }
+      if (attempt == 0) first_offsets = offsets;
+      EXPECT_EQ(offsets, first_offsets) << "the placement depends on the request alone";
+      // Frame 5 twice, one place.
+      EXPECT_EQ(header->frames()->Get(0)->planes()->Get(0)->part(), header->frames()->Get(2)->planes()->Get(0)->part());
+    }
+  }
+
+  // A worker told not to use shared memory sends every frame in the message.
   RequestHandlerConfig config;
+  const std::string movie = testing::proresMovie();
   config.roots = {std::filesystem::path(movie).parent_path().string()};
-  config.cache_bytes = 64 << 20;  // the second request is answered from the cache: placed as well
-  RequestHandler handler(config);
+  config.shared_memory = false;
+  RequestHandler refusing(config);
+  ClientSegment client;
   testing::RequestSpec spec;
   spec.movie = std::filesystem::path(movie).filename().string();
   spec.frames = {5, 2, 5};
-
-  const WorkerReply plain = handler.handle(*testing::requestOf(testing::buildRequest(spec)), 0, "w");
-  const proto::Reply* plain_header = testing::replyOf(plain);
-  ASSERT_NE(plain_header, nullptr);
-  ASSERT_EQ(plain_header->status(), proto::StatusCode::OK);
-  EXPECT_EQ(plain_header->shared_parts(), nullptr);
-
-  ClientSegment client;
   spec.shared = testing::RequestSpec::SharedOffer{client.path(), kToken, kSegmentBytes, {proto::Extent(4096, kSegmentBytes - 4096)}};
-  for (int attempt = 0; attempt < 2; ++attempt) {  // decoded, then from the RAM cache
-    const WorkerReply shared = handler.handle(*testing::requestOf(testing::buildRequest(spec)), 0, "w");
-    const proto::Reply* header = testing::replyOf(shared);
-    ASSERT_NE(header, nullptr);
-    ASSERT_EQ(header->status(), proto::StatusCode::OK) << header->message()->str();
-    ASSERT_NE(header->shared_parts(), nullptr);
-    ASSERT_EQ(header->frames()->size(), 3u);
-    for (flatbuffers::uoffset_t i = 0; i < 3; ++i) {
-      const proto::FrameHeader* frame = header->frames()->Get(i);
-      const proto::Plane* plane = frame->planes()->Get(0);
-      const proto::SharedPart* place = header->shared_parts()->Get(plane->part());
-      ASSERT_EQ(place->size(), frame->size());
-      EXPECT_EQ(shared.payload[plane->part()].size, 0u);
-      const std::vector<uint8_t> expected = testing::packedPixels(plain, *plain_header->frames()->Get(i));
-      ASSERT_EQ(expected.size(), size_t(plane->row_bytes()) * plane->rows());
-      for (uint32_t row = 0; row < plane->rows(); ++row) {
-        ASSERT_EQ(std::memcmp(client.data() + place->offset() + plane->offset() + uint64_t(row) * plane->stride(),
-                              expected.data() + uint64_t(row) * plane->row_bytes(), plane->row_bytes()),
-                  0)
-            << "frame " << frame->index() << " row " << row;
-      }
-    }
-    // Frame 5 twice, one place.
-    EXPECT_EQ(header->frames()->Get(0)->planes()->Get(0)->part(), header->frames()->Get(2)->planes()->Get(0)->part());
-  }
-
-  config.shared_memory = false;
-  RequestHandler refusing(config);
   const WorkerReply sent = refusing.handle(*testing::requestOf(testing::buildRequest(spec)), 0, "w");
   EXPECT_EQ(testing::replyOf(sent)->shared_parts(), nullptr);
-  EXPECT_EQ(sent.payload.size(), plain.payload.size());
+  EXPECT_EQ(sent.payload.size(), 2u);
+  EXPECT_EQ(sharedMemoryStats(refusing).get("parts_written_in_place")->asInt(), 0);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "worker/index/movie_catalog.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 
 namespace framewire {
@@ -14,6 +15,16 @@ MovieCatalog::MovieCatalog(size_t capacity, Builder builder)
 size_t MovieCatalog::size() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return entries_.size();
+}
+
+std::shared_ptr<const MovieIndex> MovieCatalog::peek(const std::string& path, const FileSignature& signature) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(path);
+  if (it == entries_.end() || !(it->second.signature == signature)) return nullptr;
+  const std::shared_future<IndexResult>& result = it->second.result;
+  if (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready || !result.get().ok()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return *result.get();
 }
 
 MovieCatalog::IndexResult MovieCatalog::get(const std::string& path, const FileSignature& signature) {

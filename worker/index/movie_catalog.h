@@ -34,6 +34,10 @@ class MovieCatalog {
   // The index of the movie at `path` (canonical) as it is now, per `signature`.
   IndexResult get(const std::string& path, const FileSignature& signature);
 
+  // The index of that movie if it is built already (and still matches `signature`), else
+  // null; never builds or waits.
+  std::shared_ptr<const MovieIndex> peek(const std::string& path, const FileSignature& signature);
+
   size_t size() const;
 
  private:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -40,10 +41,11 @@ void pixel(const Coefficients& k, uint16_t y, uint16_t u, uint16_t v, uint8_t* o
 }
 
 void scalarRow(const Coefficients& k, const uint16_t* y, const uint16_t* u, const uint16_t* v, uint8_t* out,
-               int from, int width) {
+               uint8_t* copy, int from, int width) {
   const int chroma_shift = k.chroma_halved ? 1 : 0;
   for (int x = from; x < width; ++x) {
     pixel(k, y[x], u[x >> chroma_shift], v[x >> chroma_shift], out + 3 * x);
+    if (copy) std::memcpy(copy + 3 * x, out + 3 * x, 3);
   }
 }
 
@@ -80,7 +82,7 @@ FRAMEWIRE_AVX2 __m256i centred(__m256i chroma, __m256i mid, __m128i shift) {
 // 32 pixels a step: the three colours of 16 pixels per 128-bit lane, interleaved with byte
 // shuffles into 3 x 32 bytes; the rest of the row (under 32 pixels) goes to scalarRow.
 __attribute__((target("avx2"))) void avx2Row(const Coefficients& k, const uint16_t* y, const uint16_t* u,
-                                             const uint16_t* v, uint8_t* out, int width) {
+                                             const uint16_t* v, uint8_t* out, uint8_t* copy, int width) {
   const __m256i luma_offset = _mm256_set1_epi16(k.luma_offset);
   const __m256i chroma_mid = _mm256_set1_epi16(static_cast<int16_t>(1 << (k.depth - 1)));
   const __m256i luma_scale = _mm256_set1_epi16(k.luma_scale);
@@ -129,12 +131,17 @@ __attribute__((target("avx2"))) void avx2Row(const Coefficients& k, const uint16
                                                    _mm256_shuffle_epi8(bytes[1], interleaveMask(1, i))),
                                   _mm256_shuffle_epi8(bytes[2], interleaveMask(2, i)));
     }
+    const __m256i packed[3] = {_mm256_permute2x128_si256(chunks[0], chunks[1], 0x20),
+                               _mm256_permute2x128_si256(chunks[2], chunks[0], 0x30),
+                               _mm256_permute2x128_si256(chunks[1], chunks[2], 0x31)};
     auto* to = reinterpret_cast<__m256i*>(out + 3 * x);
-    _mm256_storeu_si256(to, _mm256_permute2x128_si256(chunks[0], chunks[1], 0x20));
-    _mm256_storeu_si256(to + 1, _mm256_permute2x128_si256(chunks[2], chunks[0], 0x30));
-    _mm256_storeu_si256(to + 2, _mm256_permute2x128_si256(chunks[1], chunks[2], 0x31));
+    for (int i = 0; i < 3; ++i) _mm256_storeu_si256(to + i, packed[i]);
+    if (copy) {
+      auto* also = reinterpret_cast<__m256i*>(copy + 3 * x);
+      for (int i = 0; i < 3; ++i) _mm256_storeu_si256(also + i, packed[i]);
+    }
   }
-  scalarRow(k, y, u, v, out, x, width);
+  scalarRow(k, y, u, v, out, copy, x, width);
 }
 #endif
 
@@ -196,20 +203,22 @@ bool DeepYuvToRgb::fast() {
 #endif
 }
 
-void DeepYuvToRgb::convertRows(const AVFrame& source, AVFrame* destination, int first, int last, bool simd) const {
+void DeepYuvToRgb::convertRows(const AVFrame& source, AVFrame* destination, int first, int last, uint8_t* copy_to,
+                               bool simd) const {
   for (int row = first; row < last; ++row) {
     auto line = [&](int plane) {
       return reinterpret_cast<const uint16_t*>(source.data[plane] + ptrdiff_t(row) * source.linesize[plane]);
     };
     uint8_t* out = destination->data[0] + ptrdiff_t(row) * destination->linesize[0];
+    uint8_t* copy = copy_to ? copy_to + ptrdiff_t(row) * source.width * 3 : nullptr;
 #if FRAMEWIRE_HAVE_AVX2_ROWS
     if (simd && fast()) {
-      avx2Row(k_, line(0), line(1), line(2), out, source.width);
+      avx2Row(k_, line(0), line(1), line(2), out, copy, source.width);
       continue;
     }
 #endif
     (void)simd;
-    scalarRow(k_, line(0), line(1), line(2), out, 0, source.width);
+    scalarRow(k_, line(0), line(1), line(2), out, copy, 0, source.width);
   }
 }
 

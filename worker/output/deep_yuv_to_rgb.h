@@ -45,9 +45,11 @@ class DeepYuvToRgb {
   // True when this CPU runs the AVX2 rows.
   static bool fast();
 
-  // Converts rows [first, last) of `source` into `destination` (the same size, packed, in the
-  // format this conversion was made for). `simd` false: the scalar rows (for tests).
-  void convertRows(const AVFrame& source, AVFrame* destination, int first, int last, bool simd = true) const;
+  // Converts rows [first, last) of `source` into `destination` (the same size, in the format
+  // this conversion was made for), and into `copy_to` as well when given: a packed picture
+  // (rows of 3 * width bytes), written in the same pass. `simd` false: the scalar rows (tests).
+  void convertRows(const AVFrame& source, AVFrame* destination, int first, int last, uint8_t* copy_to = nullptr,
+                   bool simd = true) const;
 
   // The coefficients of one conversion, in the fixed point described above.
   struct Coefficients {

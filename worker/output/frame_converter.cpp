@@ -1,6 +1,7 @@
 #include "worker/output/frame_converter.h"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 
 #if defined(__SSE2__)
@@ -214,13 +215,15 @@ void FrameConverter::inTwoHalves(const AVFrame& source, const Rows& rows) const 
   if (helper.joinable()) helper.join();
 }
 
-Status FrameConverter::scale(const AVFrame& original, AVFrame* destination) {
+Result<bool> FrameConverter::scale(const AVFrame& original, AVFrame* destination, uint8_t* copy_to) {
   const auto target = static_cast<AVPixelFormat>(destination->format);
   const bool same_size = original.width == destination->width && original.height == destination->height;
   if (same_size && DeepYuvToRgb::fast()) {
     if (const std::optional<DeepYuvToRgb> direct = DeepYuvToRgb::forFrame(original, target)) {
-      inTwoHalves(original, [&](int first, int last) { direct->convertRows(original, destination, first, last); });
-      return Status::ok();
+      inTwoHalves(original, [&](int first, int last) {
+        direct->convertRows(original, destination, first, last, copy_to);
+      });
+      return copy_to != nullptr;
     }
   }
   // Widths that are a multiple of 16 only: the 8-bit path's SIMD works in groups of pixels
@@ -231,11 +234,11 @@ Status FrameConverter::scale(const AVFrame& original, AVFrame* destination) {
   FW_ASSIGN_OR_RETURN(SwsContext * sws, context(source, destination->width, destination->height, target));
   const int error = sws_scale_frame(sws, destination, &source);
   if (error < 0) return Status::internal("swscale failed: " + avErrorString(error));
-  return Status::ok();
+  return false;
 }
 
 Result<OutputImage> FrameConverter::toRaw(const AVFrame& frame, const OutputSpec& spec,
-                                          const OutputGeometry& geometry) {
+                                          const OutputGeometry& geometry, uint8_t* copy_to) {
   const auto native = static_cast<AVPixelFormat>(frame.format);
   if (spec.format == OutputFormat::kNative && geometry.cropped) {
     const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(native);
@@ -250,6 +253,7 @@ Result<OutputImage> FrameConverter::toRaw(const AVFrame& frame, const OutputSpec
   }
   FW_ASSIGN_OR_RETURN(UniqueAVFrame source, cropped(frame, geometry));
   if (spec.format == OutputFormat::kNative && !geometry.resized) {
+    if (copy_to) return Status::internal("native output is not copied anywhere: its planes keep their strides");
     return describeFrame(*source);  // zero-copy: the decoder's own buffers
   }
   const AVPixelFormat format = targetPixelFormat(spec, native);
@@ -265,7 +269,8 @@ Result<OutputImage> FrameConverter::toRaw(const AVFrame& frame, const OutputSpec
   if (!destination->buf[0]) return Status::internal("out of memory for a converted frame");
   av_image_fill_arrays(destination->data, destination->linesize, buffer->data, format,
                        geometry.width, geometry.height, 1);
-  FW_RETURN_IF_ERROR(scale(*source, destination.get()));
+  FW_ASSIGN_OR_RETURN(const bool copied, scale(*source, destination.get(), copy_to));
+  if (copy_to && !copied) std::memcpy(copy_to, buffer->data, static_cast<size_t>(size));
   return describeFrame(*destination);
 }
 
@@ -287,7 +292,7 @@ Result<UniqueAVFrame> FrameConverter::toFrame(const AVFrame& frame, const Output
   const int error = av_image_fill_arrays(destination->data, destination->linesize, destination->buf[0]->data,
                                          format, geometry.width, geometry.height, kRowAlign);
   if (error < 0) return Status::internal("cannot lay out a frame: " + avErrorString(error));
-  FW_RETURN_IF_ERROR(scale(*source, destination.get()));
+  FW_RETURN_IF_ERROR(scale(*source, destination.get()).status());
   return destination;
 }
 

@@ -44,9 +44,13 @@ class FrameConverter {
   FrameConverter(const FrameConverter&) = delete;
   FrameConverter& operator=(const FrameConverter&) = delete;
 
-  // Raw output for `spec` (encoding raw) of a frame whose geometry is `geometry`.
+  // Raw output for `spec` (encoding raw) of a frame whose geometry is `geometry`. With
+  // `copy_to` (converted formats only), the packed pixels (OutputImage::size bytes) are also
+  // written there: by the conversion itself where it can write two places in one pass
+  // (DeepYuvToRgb), else copied. That is how a frame goes straight into a client's shared
+  // memory and into the frame cache at once.
   Result<OutputImage> toRaw(const AVFrame& frame, const OutputSpec& spec,
-                            const OutputGeometry& geometry);
+                            const OutputGeometry& geometry, uint8_t* copy_to = nullptr);
 
   // `frame` cropped/resized per `geometry` and converted to `format`, in aligned buffers.
   Result<UniqueAVFrame> toFrame(const AVFrame& frame, const OutputGeometry& geometry,
@@ -65,7 +69,8 @@ class FrameConverter {
 
   Result<UniqueAVFrame> cropped(const AVFrame& frame, const OutputGeometry& geometry) const;
   Result<SwsContext*> context(const AVFrame& source, int width, int height, AVPixelFormat format);
-  Status scale(const AVFrame& source, AVFrame* destination);
+  // Converts into `destination`; true when it also wrote the packed pixels to `copy_to`.
+  Result<bool> scale(const AVFrame& source, AVFrame* destination, uint8_t* copy_to = nullptr);
   // `source` itself, or its samples rounded to 8 bits (in narrow_) when it is deep planar YUV
   // going to 8-bit RGB at the same size: see the header comment.
   Result<const AVFrame*> narrowed(const AVFrame& source, AVPixelFormat destination);
