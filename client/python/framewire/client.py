@@ -28,6 +28,7 @@ from . import shared_memory as _shm
 from .errors import Error, ProtocolError, Timeout
 from .frame import Frame
 from .protocol import CLIENT_PROTOCOL, ListEntry, MovieInfo, PathLike, RequestKind
+from .request_templates import RequestTemplates
 from .stream import StreamAssembly
 
 __all__ = ["Client"]
@@ -131,6 +132,7 @@ class Client:
         self._arena: Optional[_shm.SharedArena] = None
         self._context = context if context is not None else zmq.Context.instance()
         self._ids = itertools.count(1)
+        self._requests = RequestTemplates()  # FRAMES requests patched, not built again
         self._socket: Optional[zmq.Socket] = None
         self._closed = False
         self._open()
@@ -384,8 +386,8 @@ class Client:
                 offers[request_id] = offer
                 arena, extents = offer
                 shared = (arena.path, arena.token, arena.size, extents)
-            body = protocol.build_request(request_id, kind, movie, timeout_ms=self._timeout_ms(),
-                                          stream=stream, shared_memory=shared, **fields)
+            body = self._requests.build(request_id, kind, movie, timeout_ms=self._timeout_ms(),
+                                        stream=stream, shared_memory=shared, **fields)
             frames = [b"", CLIENT_PROTOCOL, body] if dealer else [CLIENT_PROTOCOL, body]
             deadline = time.monotonic() + self.timeout
             collected = collector()
