@@ -42,19 +42,24 @@ TEST(FrameBufferPoolTest, ReusesBuffersWithinItsIdleBound) {
   std::memset(a->data, 0x5a, a->size);  // writable, every byte
   uint8_t* first = a->data;
   av_buffer_unref(&a);
-  AVBufferRef* b = pool.allocate(6220000);  // same whole pages: the same buffer again
+  AVBufferRef* b = pool.allocate(6000000);  // the same whole huge pages: the same buffer again
   ASSERT_TRUE(b);
   EXPECT_EQ(b->data, first);
   EXPECT_EQ(pool.counters().reused, 1u);
   // Three buffers of ~6 MiB freed, only two fit the 16 MiB idle bound: one goes back to the kernel.
   AVBufferRef* c = pool.allocate(6220800);
   AVBufferRef* d = pool.allocate(6220800);
-  EXPECT_EQ(pool.counters().live_bytes, 3 * 6221824u);
+  constexpr uint64_t kSixMiB = 6 << 20;  // 1080p rgb24 in whole huge pages
+  EXPECT_EQ(pool.counters().live_bytes, 3 * kSixMiB);
   av_buffer_unref(&b);
   av_buffer_unref(&c);
   av_buffer_unref(&d);
-  EXPECT_EQ(pool.counters().idle_bytes, 2 * 6221824u);
+  EXPECT_EQ(pool.counters().idle_bytes, 2 * kSixMiB);
   EXPECT_EQ(pool.counters().live_bytes, 0u);
+  // Where whole huge pages would waste more than an eighth (720p rgb24: 2.64 MiB), whole pages.
+  AVBufferRef* small = pool.allocate(2764800);
+  EXPECT_EQ(pool.counters().live_bytes, 2764800u);
+  av_buffer_unref(&small);
   // A buffer shared by references lives until the last one goes (freed on another thread).
   AVBufferRef* e = pool.allocate(100);
   AVBufferRef* f = av_buffer_ref(e);
