@@ -40,6 +40,10 @@ struct FrameOutput {
   StageTimings stages;
   int64_t total_us = 0;
   proto::CacheTier cached = proto::CacheTier::NONE;  // decoded now, or served by a cache tier
+  // The image's bytes are good for this request only (they lie in its client's shared memory,
+  // which the client may reuse after the reply): never kept in a cache or given to another
+  // request. See FrameStore::Decode.
+  bool borrowed = false;
 };
 
 flatbuffers::DetachedBuffer buildErrorReply(const ReplyContext& context, const Status& status);

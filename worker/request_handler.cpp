@@ -313,7 +313,7 @@ class RequestHandler::Impl {
     if (!geometry.ok()) return;
     const int64_t frame_bytes = packedFrameBytes(spec, av_get_pix_fmt(meta.pixel_format.c_str()), *geometry);
     if (frame_bytes <= 0) return;
-    for (const size_t position : order) shared->reserve(position, uint64_t(frame_bytes));
+    for (const size_t position : order) shared->reserve(position, uint64_t(frame_bytes), RawTarget::kSlack);
   }
 
   // Refuses a batch whose output would exceed max_reply_bytes, before decoding anything.
@@ -350,7 +350,7 @@ class RequestHandler::Impl {
     // Decodes the next frame while this one is converted; declared after `reader`, so it stops
     // before the reader goes back to the pool.
     std::optional<FramePrefetcher> prefetcher;
-    auto decode = [&](int64_t n) -> Result<FrameOutput> {
+    auto decode = [&](int64_t n, bool may_borrow) -> Result<FrameOutput> {
       const Clock::time_point frame_start = Clock::now();
       FrameOutput output;
       if (!reader) {
@@ -378,14 +378,19 @@ class RequestHandler::Impl {
       FW_ASSIGN_OR_RETURN(OutputGeometry geometry, outputGeometry(spec, frame.width, frame.height));
       if (spec.encoding == ImageEncoding::kRaw) {
         StageTimer timer(&output.stages.convert_us);
-        // Into the frame's reserved place in the client's memory as well, in the same pass.
+        // Into the frame's reserved place in the client's memory: only there when no cache
+        // keeps the frame, else in the same pass as the copy a cache keeps.
         const size_t position = static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), n) - distinct.begin());
         const int64_t bytes = spec.format == OutputFormat::kNative
                                   ? -1
                                   : packedFrameBytes(spec, static_cast<AVPixelFormat>(frame.format), geometry);
-        uint8_t* in_place = bytes > 0 ? shared->reservedFor(position, uint64_t(bytes)) : nullptr;
-        FW_ASSIGN_OR_RETURN(output.image, (*converter)->toRaw(frame, spec, geometry, in_place));
-        if (in_place) shared->writtenInPlace(position);
+        RawTarget target;
+        target.data = bytes > 0 ? shared->reservedFor(position, uint64_t(bytes)) : nullptr;
+        target.only = target.data && may_borrow;
+        if (target.only) target.owner = shared->segment();
+        FW_ASSIGN_OR_RETURN(output.image, (*converter)->toRaw(frame, spec, geometry, target));
+        if (target.data) shared->writtenInPlace(position);
+        output.borrowed = target.only;
       } else {
         const AVPixelFormat format = targetPixelFormat(spec, static_cast<AVPixelFormat>(frame.format));
         UniqueAVFrame picture;
@@ -436,7 +441,7 @@ class RequestHandler::Impl {
       if (wanted.size() == 1 && store_->caching()) read_ahead_prefix = prefix;
     } else {
       for (size_t position = 0; position < distinct.size(); ++position) {
-        FW_ASSIGN_OR_RETURN(FrameOutput output, decode(distinct[position]));
+        FW_ASSIGN_OR_RETURN(FrameOutput output, decode(distinct[position], /*may_borrow=*/true));
         ready(position, std::move(output));
       }
     }

@@ -110,16 +110,17 @@ bool SharedSegment::stillAt(const std::string& path) const {
 SharedPlacement::SharedPlacement(std::shared_ptr<SharedSegment> segment, std::vector<Extent> extents)
     : segment_(std::move(segment)), room_(std::move(extents)) {}
 
-std::vector<proto::SharedPart> SharedPlacement::assign(const std::vector<uint64_t>& sizes) {
+std::vector<proto::SharedPart> SharedPlacement::assign(const std::vector<uint64_t>& sizes, uint64_t slack) {
   std::vector<proto::SharedPart> places(sizes.size(), proto::SharedPart(0, 0));
   for (size_t i = 0; i < sizes.size(); ++i) {
     if (sizes[i] == 0) continue;
+    const uint64_t taken = sizes[i] + slack;
     for (Extent& room : room_) {
       const uint64_t begin = alignUp(room.offset, SharedSegment::kPartAlignment);
-      if (begin < room.offset + room.length && room.offset + room.length - begin >= sizes[i]) {
+      if (begin < room.offset + room.length && room.offset + room.length - begin >= taken) {
         places[i] = proto::SharedPart(begin, sizes[i]);
-        room.length -= begin + sizes[i] - room.offset;
-        room.offset = begin + sizes[i];
+        room.length -= begin + taken - room.offset;
+        room.offset = begin + taken;
         break;
       }
     }
@@ -160,10 +161,10 @@ std::vector<proto::SharedPart> SharedPlacement::place(size_t frame, const std::v
   return places;
 }
 
-void SharedPlacement::reserve(size_t frame, uint64_t size) {
+void SharedPlacement::reserve(size_t frame, uint64_t size, uint64_t slack) {
   if (!segment_) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (placed_.count(frame) == 0) placed_.emplace(frame, Placed{assign({size})});
+  if (placed_.count(frame) == 0) placed_.emplace(frame, Placed{assign({size}, slack)});
 }
 
 uint8_t* SharedPlacement::reservedFor(size_t frame, uint64_t size) const {

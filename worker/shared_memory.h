@@ -78,6 +78,8 @@ class SharedPlacement {
   SharedPlacement(std::shared_ptr<SharedSegment> segment, std::vector<Extent> extents);
 
   bool active() const { return segment_ != nullptr; }
+  // The segment (null when inactive): whoever points into it holds this to keep it mapped.
+  const std::shared_ptr<SharedSegment>& segment() const { return segment_; }
 
   // The places of distinct frame `frame`'s `parts`: copied into the segment on the first call
   // (first fit, in extent order) unless the frame was written there already (reserve()), the
@@ -91,7 +93,8 @@ class SharedPlacement {
   // any is placed.) reservedFor() is then where to write those bytes: null unless the frame
   // was reserved for exactly `size` bytes and room was found. Whoever wrote them says so with
   // writtenInPlace(), and place() does not copy the frame again.
-  void reserve(size_t frame, uint64_t size);
+  // `slack` bytes after the place are reserved as well (for writers that may overrun).
+  void reserve(size_t frame, uint64_t size, uint64_t slack = 0);
   uint8_t* reservedFor(size_t frame, uint64_t size) const;
   void writtenInPlace(size_t frame);
 
@@ -105,8 +108,8 @@ class SharedPlacement {
     bool written = false;  // the bytes are in the segment
   };
 
-  // First-fit places for parts of `sizes` (mutex_ held).
-  std::vector<proto::SharedPart> assign(const std::vector<uint64_t>& sizes);
+  // First-fit places for parts of `sizes`, each taking `slack` bytes more room (mutex_ held).
+  std::vector<proto::SharedPart> assign(const std::vector<uint64_t>& sizes, uint64_t slack = 0);
 
   std::shared_ptr<SharedSegment> segment_;
   mutable std::mutex mutex_;

@@ -150,6 +150,51 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
   }
 }
 
+// toRaw's target (a client's shared memory): a copy beside the converter's own buffer, or the
+// only place the pixels go (the image then points there and holds the owner), from
+// DeepYuvToRgb (ProRes) and from swscale (H.264) alike; never past the target's slack.
+TEST(FrameConverterTest, WritesATargetBesideItsOwnBufferOrOnlyThere) {
+  for (const std::string& movie : {testing::proresMovie(), testing::h264BFramesMovie()}) {
+    SCOPED_TRACE(movie);
+    auto index = indexOf(movie);
+    ASSERT_TRUE(index);
+    auto reader = MovieReader::open(index, 2);
+    ASSERT_TRUE(reader.ok());
+    StageTimings timings;
+    auto frame = reader.value()->readFrame(3, &timings);
+    ASSERT_TRUE(frame.ok());
+    FrameConverter converter(2);
+    OutputSpec spec;  // rgb24
+    const OutputGeometry geometry = *outputGeometry(spec, (*frame)->width, (*frame)->height);
+    auto plain = converter.toRaw(**frame, spec, geometry);
+    ASSERT_TRUE(plain.ok());
+    const std::vector<uint8_t> expected = testing::packedImage(*plain);
+
+    constexpr uint8_t kGuard = 0xa5;
+    for (bool only : {false, true}) {
+      std::vector<uint8_t> memory(expected.size() + RawTarget::kSlack + 64, kGuard);
+      auto owner = std::make_shared<int>(0);
+      RawTarget target;
+      target.data = memory.data();
+      target.only = only;
+      if (only) target.owner = owner;
+      const long references = owner.use_count();
+      {
+        auto image = converter.toRaw(**frame, spec, geometry, target);
+        ASSERT_TRUE(image.ok()) << image.status().toString();
+        EXPECT_EQ(testing::packedImage(*image), expected);
+        EXPECT_EQ(image->parts[0].data == memory.data(), only);
+        EXPECT_EQ(owner.use_count(), references + (only ? 1 : 0)) << "the image holds the target's owner";
+      }
+      EXPECT_EQ(owner.use_count(), references);
+      EXPECT_TRUE(std::equal(expected.begin(), expected.end(), memory.begin())) << (only ? "only" : "beside");
+      for (size_t i = expected.size() + RawTarget::kSlack; i < memory.size(); ++i) {
+        ASSERT_EQ(memory[i], kGuard) << "written past the slack at " << i;
+      }
+    }
+  }
+}
+
 TEST(FramePrefetcherTest, BatchesDecodeAheadAndStayExact) {
   const std::string movie = testing::h264BFramesMovie();
   const auto& oracle = testing::oracleMd5s(movie);

@@ -30,10 +30,11 @@ class FakeDecoder {
  public:
   explicit FakeDecoder(std::chrono::milliseconds delay = std::chrono::milliseconds(0)) : delay_(delay) {}
   FrameStore::Decode fn() {
-    return [this](int64_t n) -> Result<FrameOutput> {
+    return [this](int64_t n, bool may_borrow) -> Result<FrameOutput> {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         ++calls_[n];
+        may_borrow_.push_back(may_borrow);
       }
       std::this_thread::sleep_for(delay_);
       {
@@ -49,8 +50,16 @@ class FakeDecoder {
       out.keyframe = frame->keyframe;
       out.image = frame->image;
       out.stages.decode_us = 1000;
+      out.borrowed = may_borrow && borrow_when_allowed_;
       return out;
     };
+  }
+  // Outputs say they are borrowed whenever the store allows it (as frames that went only into
+  // a client's shared memory do).
+  void borrowWhenAllowed() { borrow_when_allowed_ = true; }
+  std::vector<bool> mayBorrow() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return may_borrow_;
   }
   int calls(int64_t n) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -79,6 +88,8 @@ class FakeDecoder {
   bool open_ = true;
   std::map<int64_t, int> calls_;
   std::set<int64_t> failing_;
+  std::vector<bool> may_borrow_;  // per decode call, in order
+  bool borrow_when_allowed_ = false;
 };
 
 std::unique_ptr<FrameStore> openStore(uint64_t memory, const std::string& disk_dir = "") {
@@ -133,6 +144,59 @@ TEST(FrameStoreTest, OneRequestKeepsAtMostItsShareAndStreamsOutputsToReady) {
   // Frames 1 and 2 were kept, 3 and 4 served but not kept.
   auto again = store->produce("p\n", {1, 2, 3, 4}, false, decoder.fn());
   EXPECT_EQ(tiersOf(*again), (std::vector<proto::CacheTier>{kMemory, kMemory, kNone, kNone}));
+}
+
+// Only frames no tier keeps may be borrowed (FrameOutput::borrowed: bytes in a client's shared
+// memory, good for one request): past the request's share without a disk tier, or without any
+// tier. A borrowed frame is never kept, nor given to another request waiting for it.
+TEST(FrameStoreTest, OnlyFramesNoTierKeepsMayBeBorrowed) {
+  {
+    auto store = openStore(64 << 20);
+    FakeDecoder decoder;
+    decoder.borrowWhenAllowed();
+    Admission admission;
+    admission.max_bytes = 2 * 64 * 48;  // two fake frames
+    ASSERT_TRUE(store->produce("p\n", {1, 2, 3, 4}, false, decoder.fn(), nullptr, admission).ok());
+    EXPECT_EQ(decoder.mayBorrow(), (std::vector<bool>{false, false, true, true}));
+    auto again = store->produce("p\n", {1, 2, 3, 4}, false, decoder.fn());
+    EXPECT_EQ(tiersOf(*again), (std::vector<proto::CacheTier>{kMemory, kMemory, kNone, kNone}));
+    ASSERT_EQ(decoder.mayBorrow().size(), 6u);
+    EXPECT_FALSE(decoder.mayBorrow()[4]) << "within the share again: kept, so owned";
+  }
+  {
+    const std::string dir = testing::makeTempDir("fw-frame-store-borrow");
+    auto store = openStore(64 << 20, dir);
+    FakeDecoder decoder;
+    Admission admission;
+    admission.max_bytes = 0;
+    ASSERT_TRUE(store->produce("p\n", {1, 2}, false, decoder.fn(), nullptr, admission).ok());
+    EXPECT_EQ(decoder.mayBorrow(), (std::vector<bool>{false, false})) << "the disk tier keeps every frame";
+  }
+  // No tier: every frame may be borrowed, and a request waiting for a frame another one
+  // borrowed decodes it itself.
+  auto store = openStore(0);
+  FakeDecoder decoder;
+  decoder.borrowWhenAllowed();
+  decoder.setOpen(false);
+  std::thread first([&] {
+    auto out = store->produce("p\n", {7}, false, decoder.fn());
+    ASSERT_TRUE(out.ok());
+    EXPECT_TRUE((*out)[0].borrowed);
+  });
+  while (decoder.calls(7) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::thread second([&] {
+    auto out = store->produce("p\n", {7}, false, decoder.fn());
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ(tiersOf(*out), (std::vector<proto::CacheTier>{kNone}));
+  });
+  while (store->statsJson().get("memory")->get("single_flight_waits")->asInt() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // until the second request waits
+  }
+  EXPECT_EQ(decoder.calls(7), 1);
+  decoder.setOpen(true);
+  first.join();
+  second.join();
+  EXPECT_EQ(decoder.calls(7), 2);
 }
 
 TEST(FrameStoreTest, FramesMadeAheadAreKeptUntilTaken) {

@@ -21,6 +21,7 @@
 #include "tests/support/test_movies.h"
 #include "tests/worker/worker_test_support.h"
 #include "worker/frame_stream.h"
+#include "worker/output/frame_buffer_pool.h"
 #include "worker/reply_builder.h"
 #include "worker/request_handler.h"
 
@@ -314,6 +315,42 @@ JsonValue sharedMemoryStats(RequestHandler& handler) {
   return json.ok() ? *json->get("shared_memory") : JsonValue::object();
 }
 
+// Checks that every frame of `shared` lies in the client's segment, each part in shared memory
+// (none in the message), with the pixels of the same frame of `plain`; returns where each
+// plane starts in the segment.
+std::vector<uint64_t> expectFramesInSegment(const ClientSegment& client, const WorkerReply& shared,
+                                            const WorkerReply& plain) {
+  const proto::Reply* header = testing::replyOf(shared);
+  const proto::Reply* plain_header = testing::replyOf(plain);
+  std::vector<uint64_t> offsets;
+  if (!header || !plain_header || !header->shared_parts() || !header->frames()) {
+    ADD_FAILURE() << "no frames in shared memory";
+    return offsets;
+  }
+  EXPECT_EQ(header->frames()->size(), plain_header->frames()->size());
+  for (flatbuffers::uoffset_t i = 0; i < header->frames()->size(); ++i) {
+    const proto::FrameHeader* frame = header->frames()->Get(i);
+    const std::vector<uint8_t> expected = testing::packedPixels(plain, *plain_header->frames()->Get(i));
+    size_t checked = 0;
+    for (const proto::Plane* plane : *frame->planes()) {
+      const proto::SharedPart* place = header->shared_parts()->Get(plane->part());
+      EXPECT_GT(place->size(), 0u);
+      EXPECT_EQ(shared.payload[plane->part()].size, 0u);
+      offsets.push_back(place->offset() + plane->offset());
+      for (uint32_t row = 0; row < plane->rows(); ++row, checked += plane->row_bytes()) {
+        if (checked + plane->row_bytes() > expected.size() ||
+            std::memcmp(client.data() + place->offset() + plane->offset() + uint64_t(row) * plane->stride(),
+                        expected.data() + checked, plane->row_bytes()) != 0) {
+          ADD_FAILURE() << "frame " << frame->index() << " differs at row " << row;
+          return offsets;
+        }
+      }
+    }
+    EXPECT_EQ(checked, expected.size());
+  }
+  return offsets;
+}
+
 // Every way a frame reaches the client's memory gives the plain reply's pixels at the same
 // offsets: converted straight into it when decoded (DeepYuvToRgb's second output for ProRes,
 // a copy after swscale for H.264), copied from the RAM cache on a decode thread and on the
@@ -359,27 +396,10 @@ TEST(SharedMemoryHandlerTest, FramesInSharedMemoryAreTheFramesOfThePlainReply) {
       ASSERT_EQ(header->status(), proto::StatusCode::OK) << header->message()->str();
       ASSERT_NE(header->shared_parts(), nullptr);
       ASSERT_EQ(header->frames()->size(), 3u);
-      std::vector<uint64_t> offsets;
       for (flatbuffers::uoffset_t i = 0; i < 3; ++i) {
-        const proto::FrameHeader* frame = header->frames()->Get(i);
-        EXPECT_EQ(frame->cached(), attempt == 0 ? proto::CacheTier::NONE : proto::CacheTier::MEMORY);
-        const std::vector<uint8_t> expected = testing::packedPixels(plain, *plain_header->frames()->Get(i));
-        size_t checked = 0;
-        for (const proto::Plane* plane : *frame->planes()) {
-          const proto::SharedPart* place = header->shared_parts()->Get(plane->part());
-          ASSERT_GT(place->size(), 0u);
-          EXPECT_EQ(shared->payload[plane->part()].size, 0u);
-          offsets.push_back(place->offset() + plane->offset());
-          for (uint32_t row = 0; row < plane->rows(); ++row, checked += plane->row_bytes()) {
-            ASSERT_LE(checked + plane->row_bytes(), expected.size());
-            ASSERT_EQ(std::memcmp(client.data() + place->offset() + plane->offset() + uint64_t(row) * plane->stride(),
-                                  expected.data() + checked, plane->row_bytes()),
-                      0)
-                << "frame " << frame->index() << " row " << row;
-          }
-        }
-        EXPECT_EQ(checked, expected.size());
+        EXPECT_EQ(header->frames()->Get(i)->cached(), attempt == 0 ? proto::CacheTier::NONE : proto::CacheTier::MEMORY);
       }
+      const std::vector<uint64_t> offsets = expectFramesInSegment(client, *shared, plain);
       if (attempt == 0) first_offsets = offsets;
       EXPECT_EQ(offsets, first_offsets) << "the placement depends on the request alone";
       // Frame 5 twice, one place.
@@ -402,6 +422,46 @@ TEST(SharedMemoryHandlerTest, FramesInSharedMemoryAreTheFramesOfThePlainReply) {
   EXPECT_EQ(testing::replyOf(sent)->shared_parts(), nullptr);
   EXPECT_EQ(sent.payload.size(), 2u);
   EXPECT_EQ(sharedMemoryStats(refusing).get("parts_written_in_place")->asInt(), 0);
+}
+
+// Frames no cache keeps are converted only into the client's memory (no buffer of the worker's
+// own, no copy): all of them without a cache, and those past a request's share of the cache.
+TEST(SharedMemoryHandlerTest, FramesNoCacheKeepsGoOnlyIntoSharedMemory) {
+  for (const std::string& movie : {testing::proresMovie(), testing::h264BFramesMovie()}) {
+    SCOPED_TRACE(movie);
+    RequestHandlerConfig config;
+    config.roots = {std::filesystem::path(movie).parent_path().string()};
+    config.cache_bytes = 0;
+    RequestHandler uncached(config);
+    testing::RequestSpec spec;
+    spec.movie = std::filesystem::path(movie).filename().string();
+    spec.frames = {3, 1, 2};
+    const WorkerReply plain = uncached.handle(*testing::requestOf(testing::buildRequest(spec)), 0, "w");
+    ASSERT_EQ(testing::replyOf(plain)->status(), proto::StatusCode::OK);
+
+    ClientSegment client;
+    spec.shared = testing::RequestSpec::SharedOffer{client.path(), kToken, kSegmentBytes, {proto::Extent(4096, kSegmentBytes - 4096)}};
+    const uint64_t buffers = framePool().counters().allocated;
+    const WorkerReply direct = uncached.handle(*testing::requestOf(testing::buildRequest(spec)), 0, "w");
+    EXPECT_EQ(framePool().counters().allocated, buffers) << "no buffer of the worker's own for these frames";
+    expectFramesInSegment(client, direct, plain);
+    EXPECT_EQ(sharedMemoryStats(uncached).get("parts_written_in_place")->asInt(), 3);
+
+    // A cache whose share per request (an eighth) holds one 320x240 rgb24 frame: frame 1 is
+    // kept (and written beside the cache's copy), frames 2 and 3 only into shared memory.
+    config.cache_bytes = 8 * 320 * 240 * 3;
+    RequestHandler cached(config);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const WorkerReply reply = cached.handle(*testing::requestOf(testing::buildRequest(spec)), 0, "w");
+      expectFramesInSegment(client, reply, plain);
+      const proto::Reply* header = testing::replyOf(reply);
+      ASSERT_NE(header, nullptr);
+      // In request order (3, 1, 2): only frame 1 comes from the cache the second time.
+      EXPECT_EQ(header->frames()->Get(1)->cached(), attempt == 0 ? proto::CacheTier::NONE : proto::CacheTier::MEMORY);
+      EXPECT_EQ(header->frames()->Get(0)->cached(), proto::CacheTier::NONE);
+      EXPECT_EQ(header->frames()->Get(2)->cached(), proto::CacheTier::NONE);
+    }
+  }
 }
 
 }  // namespace

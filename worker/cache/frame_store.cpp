@@ -231,8 +231,11 @@ Result<FrameOutput> FrameStore::fill(const std::string& key, int64_t frame, Fram
       return out;
     }
   }
-  FW_ASSIGN_OR_RETURN(FrameOutput out, decode(frame));  // on error the claim is dropped
+  // Frames past this request's share are not kept in RAM (nor on disk without that tier).
+  const bool may_borrow = !disk_ && !admission.until_taken && (!caching() || *admitted >= admission.max_bytes);
+  FW_ASSIGN_OR_RETURN(FrameOutput out, decode(frame, may_borrow));  // on error the claim is dropped
   out.cached = proto::CacheTier::NONE;
+  if (out.borrowed) return out;  // the claim is dropped: its waiters decode the frame themselves
   if (!caching()) {
     claim.fulfil(cachedOf(out));  // waiters still share it
     return out;

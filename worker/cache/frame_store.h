@@ -58,7 +58,10 @@ struct FrameStoreConfig {
 
 class FrameStore {
  public:
-  using Decode = std::function<Result<FrameOutput>(int64_t frame)>;
+  // `may_borrow`: the store will neither keep this output (RAM or disk) nor hand it to other
+  // requests waiting for the frame, so it may be a borrowed one (FrameOutput::borrowed) and
+  // save a copy; the store then gives the waiters nothing, and they decode it themselves.
+  using Decode = std::function<Result<FrameOutput>(int64_t frame, bool may_borrow)>;
   // Takes each frame's output as soon as it is there: `position` in produce()'s `frames`.
   using Ready = std::function<void(size_t position, FrameOutput output)>;
 

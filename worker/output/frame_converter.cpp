@@ -31,6 +31,16 @@ std::string pixelFormatName(AVPixelFormat format) {
   return name ? name : "unknown";
 }
 
+// An AVBufferRef over memory someone else owns, holding `owner` until its last reference goes.
+UniqueAVBufferRef borrowedBuffer(uint8_t* data, size_t size, std::shared_ptr<const void> owner) {
+  auto* held = new (std::nothrow) std::shared_ptr<const void>(std::move(owner));
+  if (!held) return nullptr;
+  AVBufferRef* buffer = av_buffer_create(
+      data, size, [](void* opaque, uint8_t*) { delete static_cast<std::shared_ptr<const void>*>(opaque); }, held, 0);
+  if (!buffer) delete held;
+  return UniqueAVBufferRef(buffer);
+}
+
 }  // namespace
 
 FrameConverter::FrameConverter(int threads) : threads_(resolveThreadCount(threads)) {}
@@ -238,7 +248,7 @@ Result<bool> FrameConverter::scale(const AVFrame& original, AVFrame* destination
 }
 
 Result<OutputImage> FrameConverter::toRaw(const AVFrame& frame, const OutputSpec& spec,
-                                          const OutputGeometry& geometry, uint8_t* copy_to) {
+                                          const OutputGeometry& geometry, const RawTarget& target) {
   const auto native = static_cast<AVPixelFormat>(frame.format);
   if (spec.format == OutputFormat::kNative && geometry.cropped) {
     const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(native);
@@ -253,13 +263,16 @@ Result<OutputImage> FrameConverter::toRaw(const AVFrame& frame, const OutputSpec
   }
   FW_ASSIGN_OR_RETURN(UniqueAVFrame source, cropped(frame, geometry));
   if (spec.format == OutputFormat::kNative && !geometry.resized) {
-    if (copy_to) return Status::internal("native output is not copied anywhere: its planes keep their strides");
+    if (target.data) return Status::internal("native output is not written elsewhere: its planes keep their strides");
     return describeFrame(*source);  // zero-copy: the decoder's own buffers
   }
   const AVPixelFormat format = targetPixelFormat(spec, native);
   const int size = av_image_get_buffer_size(format, geometry.width, geometry.height, 1);
   if (size < 0) return Status::internal("cannot size a " + pixelFormatName(format) + " picture");
-  UniqueAVBufferRef buffer(framePool().allocate(static_cast<size_t>(size) + kBufferPadding));
+  const bool only_target = target.data && target.only;
+  UniqueAVBufferRef buffer = only_target
+                                 ? borrowedBuffer(target.data, size_t(size) + RawTarget::kSlack, target.owner)
+                                 : UniqueAVBufferRef(framePool().allocate(static_cast<size_t>(size) + kBufferPadding));
   UniqueAVFrame destination = allocateFrame();
   if (!buffer || !destination) return Status::internal("out of memory for a converted frame");
   destination->format = format;
@@ -269,6 +282,7 @@ Result<OutputImage> FrameConverter::toRaw(const AVFrame& frame, const OutputSpec
   if (!destination->buf[0]) return Status::internal("out of memory for a converted frame");
   av_image_fill_arrays(destination->data, destination->linesize, buffer->data, format,
                        geometry.width, geometry.height, 1);
+  uint8_t* copy_to = only_target ? nullptr : target.data;
   FW_ASSIGN_OR_RETURN(const bool copied, scale(*source, destination.get(), copy_to));
   if (copy_to && !copied) std::memcpy(copy_to, buffer->data, static_cast<size_t>(size));
   return describeFrame(*destination);

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/status.h"
@@ -36,6 +37,20 @@
 
 namespace framewire {
 
+// Memory besides the converter's own that FrameConverter::toRaw writes the packed pixels of a
+// converted format to (OutputImage::size bytes): a client's shared memory.
+struct RawTarget {
+  // swscale may write up to this many bytes past the end when `only`.
+  static constexpr size_t kSlack = 64;
+
+  uint8_t* data = nullptr;
+  // false: a copy, next to the buffer the image points to (written in the same pass where the
+  // conversion can: DeepYuvToRgb), so that a cache may keep that buffer. true: only there, and
+  // the image points to it, kept valid by `owner`.
+  bool only = false;
+  std::shared_ptr<const void> owner;
+};
+
 class FrameConverter {
  public:
   // `threads`: swscale threads, 0 = one per core.
@@ -44,13 +59,11 @@ class FrameConverter {
   FrameConverter(const FrameConverter&) = delete;
   FrameConverter& operator=(const FrameConverter&) = delete;
 
-  // Raw output for `spec` (encoding raw) of a frame whose geometry is `geometry`. With
-  // `copy_to` (converted formats only), the packed pixels (OutputImage::size bytes) are also
-  // written there: by the conversion itself where it can write two places in one pass
-  // (DeepYuvToRgb), else copied. That is how a frame goes straight into a client's shared
-  // memory and into the frame cache at once.
+  // Raw output for `spec` (encoding raw) of a frame whose geometry is `geometry`, also or
+  // only into `target` when it has data (converted formats only: native output keeps the
+  // decoder's strides and is never written elsewhere).
   Result<OutputImage> toRaw(const AVFrame& frame, const OutputSpec& spec,
-                            const OutputGeometry& geometry, uint8_t* copy_to = nullptr);
+                            const OutputGeometry& geometry, const RawTarget& target = {});
 
   // `frame` cropped/resized per `geometry` and converted to `format`, in aligned buffers.
   Result<UniqueAVFrame> toFrame(const AVFrame& frame, const OutputGeometry& geometry,
