@@ -316,6 +316,20 @@ class RequestHandler::Impl {
     for (const size_t position : order) shared->reserve(position, uint64_t(frame_bytes), RawTarget::kSlack);
   }
 
+  // Where the conversion of distinct frame `position` writes besides (or, when `may_borrow`:
+  // no cache keeps it, instead of) a buffer of the worker's own: the frame's reserved place in
+  // the client's shared memory, if it has one of the frame's size. Then the reply copies nothing.
+  static RawTarget placeInSharedMemory(SharedPlacement* shared, size_t position, const OutputSpec& spec,
+                                       const AVFrame& frame, const OutputGeometry& geometry, bool may_borrow) {
+    RawTarget target;
+    if (spec.format == OutputFormat::kNative) return target;
+    const int64_t bytes = packedFrameBytes(spec, static_cast<AVPixelFormat>(frame.format), geometry);
+    target.data = bytes > 0 ? shared->reservedFor(position, uint64_t(bytes)) : nullptr;
+    target.only = target.data && may_borrow;
+    if (target.only) target.owner = shared->segment();
+    return target;
+  }
+
   // Refuses a batch whose output would exceed max_reply_bytes, before decoding anything.
   Status checkReplySize(const OutputSpec& spec, const MovieIndex& index, size_t distinct_frames) const {
     FW_ASSIGN_OR_RETURN(const uint64_t total, estimatedReplyBytes(spec, index, distinct_frames));
@@ -378,16 +392,8 @@ class RequestHandler::Impl {
       FW_ASSIGN_OR_RETURN(OutputGeometry geometry, outputGeometry(spec, frame.width, frame.height));
       if (spec.encoding == ImageEncoding::kRaw) {
         StageTimer timer(&output.stages.convert_us);
-        // Into the frame's reserved place in the client's memory: only there when no cache
-        // keeps the frame, else in the same pass as the copy a cache keeps.
         const size_t position = static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), n) - distinct.begin());
-        const int64_t bytes = spec.format == OutputFormat::kNative
-                                  ? -1
-                                  : packedFrameBytes(spec, static_cast<AVPixelFormat>(frame.format), geometry);
-        RawTarget target;
-        target.data = bytes > 0 ? shared->reservedFor(position, uint64_t(bytes)) : nullptr;
-        target.only = target.data && may_borrow;
-        if (target.only) target.owner = shared->segment();
+        const RawTarget target = placeInSharedMemory(shared.get(), position, spec, frame, geometry, may_borrow);
         FW_ASSIGN_OR_RETURN(output.image, (*converter)->toRaw(frame, spec, geometry, target));
         if (target.data) shared->writtenInPlace(position);
         output.borrowed = target.only;

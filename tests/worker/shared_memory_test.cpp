@@ -194,6 +194,11 @@ TEST(SharedPlacementTest, ReservedFramesAreWrittenInPlaceOrSentInTheMessage) {
   EXPECT_EQ(placement.partsPlaced(), 2u);
   EXPECT_EQ(placement.partsWrittenInPlace(), 1u);
   EXPECT_EQ(placement.bytesPlaced(), 200000u);
+  // Slack after a reserved place is room no other part gets.
+  SharedPlacement slack(*segment, {{4096, 250000}});
+  slack.reserve(0, 1000, 64);
+  slack.reserve(1, 1000);
+  EXPECT_EQ(slack.reservedFor(1, 1000), (*segment)->data() + 4096 + 1088);  // 1000 + 64, aligned to 64
 }
 
 TEST(SharedSegmentsTest, ChecksOffersAndReusesTheMapping) {
