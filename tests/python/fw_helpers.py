@@ -385,13 +385,14 @@ def start_distributed(build_dir: Path, root: Path, log_dir: Path, workers: int =
         raise
 
 
-def start_embedded(build_dir: Path, root: Path, log_dir: Path, workers: int = 2) -> Cluster:
-    """``framewire serve`` on a free loopback port."""
+def start_embedded(build_dir: Path, root: Path, log_dir: Path, workers: int = 2,
+                   extra: Sequence[str] = ()) -> Cluster:
+    """``framewire serve`` on a free loopback port (``extra``: more options)."""
     last_error = None
     for attempt in range(3):
         listen = f"tcp://127.0.0.1:{free_port()}"
         proc = Proc("serve", [str(build_dir / "bin" / "framewire"), "serve", "--root", str(root),
-                              "--listen", listen, "--workers", str(workers)], log_dir)
+                              "--listen", listen, "--workers", str(workers), *extra], log_dir)
         cluster = Cluster("embedded", listen, {"serve": proc}, root)
         try:
             wait_until_serving(cluster)

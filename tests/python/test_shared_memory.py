@@ -20,6 +20,8 @@ import framewire
 from framewire import shared_memory as shm
 from framewire.client import _is_local
 from framewire.proto.RequestKind import RequestKind
+import fw_helpers
+from conftest import BUILD_DIR, have_binaries
 from fw_helpers import build_reply, md5, psnr
 
 pytestmark = pytest.mark.skipif(not shm.available(), reason="needs os.memfd_create (Linux)")
@@ -522,3 +524,31 @@ def test_real_default_is_on_for_loopback(client, media):
     assert client.shared_memory == framewire.client.DEFAULT_SHARED_MEMORY
     f = client.get_frame(media.prores.rel, 3)
     assert in_segment(f) is client._arena
+
+
+def test_real_uncached_frames_are_converted_straight_into_the_segment(media, log_dir):
+    """Without a cache the worker converts frames only into the client's segment, with no
+    buffer of its own: the same frames as through the socket, in every converted format, with
+    crops and resizes (swscale writes there too, and DeepYuvToRgb for ProRes)."""
+    if not have_binaries("framewire"):
+        pytest.skip("framewire (serve) not built")
+    cluster = fw_helpers.start_embedded(BUILD_DIR, media.root, log_dir, workers=2, extra=["--cache-bytes", "0"])
+    try:
+        with framewire.Client(cluster.endpoint, timeout=15, retries=1, shared_memory=True) as on, \
+                framewire.Client(cluster.endpoint, timeout=15, retries=1, shared_memory=False) as off:
+            wanted = [5, 0, 5, 9]
+            for m in (media.prores, media.h264):
+                for fields in (dict(format="rgb24"), dict(format="bgr24"), dict(format="rgba"),
+                               dict(format="gray8"), dict(format="gray16"),
+                               dict(format="rgb24", crop=(2, 4, 100, 60)),
+                               dict(format="bgr24", width=161, height=91)):
+                    with_ = on.get_frames(m.rel, wanted, **fields)
+                    without = off.get_frames(m.rel, wanted, **fields)
+                    assert {in_segment(f) for f in with_} == {on._arena}, (m.rel, fields)
+                    for i, a, b in zip(wanted, with_, without):
+                        assert a.tobytes() == b.tobytes(), (m.rel, fields, i)
+                        assert a.array.shape == b.array.shape
+            shared = on.stats()["total"]["shared_memory"]
+            assert shared["parts_written_in_place"] == shared["parts_placed"] > 0
+    finally:
+        cluster.stop()

@@ -150,6 +150,51 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
   }
 }
 
+// Converted frames of any width are whole: swscale's x86 YUV->RGB converters skip a tightly
+// packed row's last pixels when the width is not a multiple of 8, so a buffer reused from the
+// pool (dirty here on purpose) would show through. Crops of H.264 frames (yuv420p), every
+// packed RGB output, against swscale's conversion of the same rectangle into roomy rows.
+TEST(FrameConverterTest, ConvertedFramesOfAnyWidthAreWhole) {
+  auto index = indexOf(testing::h264BFramesMovie());
+  ASSERT_TRUE(index);
+  auto reader = MovieReader::open(index, 2);
+  ASSERT_TRUE(reader.ok());
+  StageTimings timings;
+  auto frame = reader.value()->readFrame(3, &timings);
+  ASSERT_TRUE(frame.ok());
+  FrameConverter converter(2);
+  for (const CropRect rect : {CropRect{2, 4, 100, 60}, CropRect{4, 2, 7, 9}, CropRect{0, 0, 318, 240}}) {
+    for (const auto& [name, format] : {std::pair{"rgb24", OutputFormat::kRgb24}, std::pair{"bgr24", OutputFormat::kBgr24},
+                                       std::pair{"rgba", OutputFormat::kRgba}}) {
+      OutputSpec spec;
+      spec.format = format;
+      spec.format_name = name;
+      spec.crop = true;
+      spec.crop_rect = rect;
+      const OutputGeometry geometry = *outputGeometry(spec, (*frame)->width, (*frame)->height);
+      const AVPixelFormat pixel_format = targetPixelFormat(spec, static_cast<AVPixelFormat>((*frame)->format));
+      // Dirty buffers of the output's size wait in the pool.
+      const size_t bytes = size_t(av_image_get_buffer_size(pixel_format, rect.width, rect.height, 1));
+      std::vector<AVBufferRef*> dirty;
+      for (int i = 0; i < 3; ++i) {
+        dirty.push_back(framePool().allocate(bytes + 64));
+        std::memset(dirty.back()->data, 0xa5, dirty.back()->size);
+      }
+      for (AVBufferRef*& buffer : dirty) av_buffer_unref(&buffer);
+      auto image = converter.toRaw(**frame, spec, geometry);
+      ASSERT_TRUE(image.ok()) << image.status().toString();
+      UniqueAVFrame view = referenceFrame(frame->get());
+      view->crop_left = size_t(rect.x);
+      view->crop_top = size_t(rect.y);
+      view->crop_right = size_t((*frame)->width - rect.x - rect.width);
+      view->crop_bottom = size_t((*frame)->height - rect.y - rect.height);
+      ASSERT_GE(av_frame_apply_cropping(view.get(), AV_FRAME_CROP_UNALIGNED), 0);
+      EXPECT_EQ(testing::packedImage(*image), testing::swscaleDirect(*view, pixel_format))
+          << name << " crop " << rect.x << "," << rect.y << " " << rect.width << "x" << rect.height;
+    }
+  }
+}
+
 // toRaw's target (a client's shared memory): a copy beside the converter's own buffer, or the
 // only place the pixels go (the image then points there and holds the owner), from
 // DeepYuvToRgb (ProRes) and from swscale (H.264) alike; never past the target's slack.
@@ -165,11 +210,12 @@ TEST(FrameConverterTest, WritesATargetBesideItsOwnBufferOrOnlyThere) {
     ASSERT_TRUE(frame.ok());
     FrameConverter converter(2);
     OutputSpec spec;  // rgb24
+    spec.crop = true;
+    spec.crop_rect = CropRect{2, 4, 100, 60};
     const OutputGeometry geometry = *outputGeometry(spec, (*frame)->width, (*frame)->height);
     auto plain = converter.toRaw(**frame, spec, geometry);
     ASSERT_TRUE(plain.ok());
     const std::vector<uint8_t> expected = testing::packedImage(*plain);
-
     constexpr uint8_t kGuard = 0xa5;
     for (bool only : {false, true}) {
       std::vector<uint8_t> memory(expected.size() + RawTarget::kSlack + 64, kGuard);

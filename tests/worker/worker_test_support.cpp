@@ -297,14 +297,18 @@ std::vector<uint8_t> swscaleDirect(const AVFrame& frame, AVPixelFormat format) {
     sws_setColorspaceDetails(sws, sws_getCoefficients(frame.colorspace), source_range, table, destination_range,
                              brightness, contrast, saturation);
   }
-  const int size = av_image_get_buffer_size(format, frame.width, frame.height, 1);
-  std::vector<uint8_t> out(size_t(size) + 64);
-  uint8_t* data[4] = {};
-  int linesize[4] = {};
-  av_image_fill_arrays(data, linesize, out.data(), format, frame.width, frame.height, 1);
-  sws_scale(sws, frame.data, frame.linesize, 0, frame.height, data, linesize);
+  // Into rows with room (as ffmpeg's own frames have: some converters write whole groups of
+  // pixels), then packed.
+  UniqueAVFrame converted = allocateFrame();
+  converted->format = format;
+  converted->width = frame.width;
+  converted->height = frame.height;
+  EXPECT_GE(av_frame_get_buffer(converted.get(), 64), 0);
+  sws_scale(sws, frame.data, frame.linesize, 0, frame.height, converted->data, converted->linesize);
   sws_freeContext(sws);
-  out.resize(size_t(size));
+  std::vector<uint8_t> out(size_t(av_image_get_buffer_size(format, frame.width, frame.height, 1)));
+  av_image_copy_to_buffer(out.data(), int(out.size()), converted->data, converted->linesize, format, frame.width,
+                          frame.height, 1);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "worker/decode/movie_input.h"
 
 extern "C" {
+#include <libavutil/common.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
@@ -242,6 +243,25 @@ Result<bool> FrameConverter::scale(const AVFrame& original, AVFrame* destination
   FW_ASSIGN_OR_RETURN(const AVFrame* narrowed_source, narrowable ? narrowed(original, target) : &original);
   const AVFrame& source = *narrowed_source;
   FW_ASSIGN_OR_RETURN(SwsContext * sws, context(source, destination->width, destination->height, target));
+  // swscale's x86 YUV->RGB converters (FFmpeg 5.1) write whole groups of 8 pixels and skip a
+  // row's last group when the row has no room for all of it: into tightly packed rows of a
+  // width that is not a multiple of 8, the last pixels would keep whatever the buffer held.
+  // Such frames are converted into rows with room, then copied.
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(target);
+  const int pixel_bytes = desc && av_pix_fmt_count_planes(target) == 1 ? av_get_padded_bits_per_pixel(desc) / 8 : 0;
+  if (pixel_bytes > 0 && destination->linesize[0] < FFALIGN(destination->width, 8) * pixel_bytes) {
+    UniqueAVFrame roomy = allocateFrame();
+    if (!roomy) return Status::internal("out of memory for a conversion");
+    roomy->format = target;
+    roomy->width = destination->width;
+    roomy->height = destination->height;
+    if (av_frame_get_buffer(roomy.get(), 64) < 0) return Status::internal("out of memory for a conversion");
+    const int error = sws_scale_frame(sws, roomy.get(), &source);
+    if (error < 0) return Status::internal("swscale failed: " + avErrorString(error));
+    av_image_copy_plane(destination->data[0], destination->linesize[0], roomy->data[0], roomy->linesize[0],
+                        destination->width * pixel_bytes, destination->height);
+    return false;
+  }
   const int error = sws_scale_frame(sws, destination, &source);
   if (error < 0) return Status::internal("swscale failed: " + avErrorString(error));
   return false;
