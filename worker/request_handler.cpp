@@ -551,6 +551,8 @@ class RequestHandler::Impl {
     requests.set("answered_from_memory_on_socket_thread", JsonValue(answered_from_memory_.load()));
     requests.set("read_ahead_frames", JsonValue(read_ahead_frames_.load()));
     requests.set("read_ahead_dropped", JsonValue(read_ahead_.jobsDropped()));
+    requests.set("read_ahead_waits", JsonValue(read_ahead_.waits()));
+    requests.set("read_ahead_waits_cut_short", JsonValue(read_ahead_.waitsCutShort()));
     json.set("requests", requests);
     const SharedSegments::Counters shared = shared_segments_.counters();
     JsonValue shared_json = JsonValue::object();

@@ -323,6 +323,8 @@ TEST(ReadAheadTest, NoticesForwardReadersAndBoundsItsWork) {
   });
   EXPECT_TRUE(read_ahead.waitForJobAhead("movie a", 53, milliseconds(10000)));  // returns when the job ends
   releaser.join();
+  EXPECT_EQ(read_ahead.waits(), 2u);
+  EXPECT_EQ(read_ahead.waitsCutShort(), 1u) << "the first wait reached its limit";
   for (int tries = 0; tries < 200 && read_ahead.jobsRun() < 3; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -74,7 +74,8 @@ bool ReadAhead::waitForJobAhead(const std::string& key, int64_t n, std::chrono::
   if (found == recent_.end() || found->second.empty() || !busy()) return false;
   const int64_t last = found->second.back();
   if (n <= last || n > last + depth_) return false;
-  job_done_.wait_for(lock, limit, [&] { return !busy(); });
+  ++waits_;
+  if (!job_done_.wait_for(lock, limit, [&] { return !busy(); })) ++waits_cut_short_;
   return true;
 }
 
@@ -99,6 +100,16 @@ void ReadAhead::loop() {
 uint64_t ReadAhead::jobsRun() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return run_;
+}
+
+uint64_t ReadAhead::waits() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return waits_;
+}
+
+uint64_t ReadAhead::waitsCutShort() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return waits_cut_short_;
 }
 
 uint64_t ReadAhead::jobsDropped() const {

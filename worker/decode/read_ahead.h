@@ -82,6 +82,9 @@ class ReadAhead {
 
   uint64_t jobsRun() const;
   uint64_t jobsDropped() const;
+  // Requests that waited for a job ahead, and of them those the limit ended.
+  uint64_t waits() const;
+  uint64_t waitsCutShort() const;
 
  private:
   void loop();
@@ -104,6 +107,8 @@ class ReadAhead {
   bool stopping_ = false;
   uint64_t run_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t waits_ = 0;
+  uint64_t waits_cut_short_ = 0;
   std::thread thread_;
 };
 
