@@ -134,17 +134,14 @@ class RequestHandler::Impl {
       context.queue_us = queue_us;
       Result<OutputSpec> spec = parseOutputSpec(request);
       if (!spec.ok()) return std::nullopt;
-      std::string prefix, movie_key;
-      FileSignature movie_signature;
+      std::string prefix;
+      std::optional<ResolvedMovie> movie;
       {
         StageTimer timer(&context.stages.read_us);
         // Remote movies only when their version was checked recently: no waiting for a server.
-        std::optional<ResolvedMovie> movie =
-            sources_->resolveWithoutNetwork(request.movie() ? request.movie()->str() : "");
+        movie = sources_->resolveWithoutNetwork(request.movie() ? request.movie()->str() : "");
         if (!movie) return std::nullopt;
         prefix = frameCacheKeyPrefix(movie->key, movie->signature, *spec);
-        movie_key = movie->key;
-        movie_signature = movie->signature;
       }
       std::vector<int64_t> wanted(request.frames()->begin(), request.frames()->end());
       std::vector<int64_t> distinct = wanted;
@@ -153,7 +150,7 @@ class RequestHandler::Impl {
       std::optional<std::vector<FrameOutput>> outputs = store_->fromMemory(prefix, distinct);
       if (!outputs) return std::nullopt;
       // Placed as the decoding path places them (reserveConvertedFrames), which needs the index.
-      const std::shared_ptr<const MovieIndex> index = catalog_.peek(movie_key, movie_signature);
+      const std::shared_ptr<const MovieIndex> index = catalog_.peek(movie->key, movie->signature);
       if (!index) return std::nullopt;
       uint64_t bytes = 0;
       for (const FrameOutput& output : *outputs) bytes += output.image.size;

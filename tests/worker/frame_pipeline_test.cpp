@@ -96,14 +96,9 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
                         Case{&testing::hevc10Movie, "rgb24", AV_PIX_FMT_RGB24},
                         Case{&testing::prores4444AlphaMovie, "rgba", AV_PIX_FMT_RGBA},
                         Case{&testing::prores4444AlphaMovie, "rgb24", AV_PIX_FMT_RGB24}}) {
-    auto index = indexOf(c.movie());
-    ASSERT_TRUE(index);
-    auto reader = MovieReader::open(index, 2);
-    ASSERT_TRUE(reader.ok());
-    StageTimings timings;
-    auto frame = (*reader)->readFrame(5, &timings);
-    ASSERT_TRUE(frame.ok());
-    const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>((*frame)->format));
+    const UniqueAVFrame frame = testing::decodedFrame(c.movie(), 5);
+    ASSERT_TRUE(frame);
+    const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame->format));
     ASSERT_GT(desc->comp[0].depth, 8) << "the case is about deep formats";
     for (int threads : {1, 2}) {
       FrameConverter converter(threads);
@@ -111,11 +106,11 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
       spec.format = c.pixel_format == AV_PIX_FMT_RGB24 ? OutputFormat::kRgb24
                     : c.pixel_format == AV_PIX_FMT_BGR24 ? OutputFormat::kBgr24 : OutputFormat::kRgba;
       spec.format_name = c.format;
-      auto geometry = outputGeometry(spec, (*frame)->width, (*frame)->height);
-      auto image = converter.toRaw(**frame, spec, *geometry);
+      auto geometry = outputGeometry(spec, frame->width, frame->height);
+      auto image = converter.toRaw(*frame, spec, *geometry);
       ASSERT_TRUE(image.ok()) << image.status().toString();
       const std::vector<uint8_t> ours = testing::packedImage(*image);
-      const std::vector<uint8_t> reference = testing::swscaleDirect(**frame, c.pixel_format);
+      const std::vector<uint8_t> reference = testing::swscaleDirect(*frame, c.pixel_format);
       ASSERT_EQ(ours.size(), reference.size());
       EXPECT_GE(testing::psnr(ours.data(), reference.data(), ours.size()), 45.0) << c.format << " " << desc->name;
       int worst = 0;
@@ -129,17 +124,17 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
       OutputSpec spec;
       spec.crop = true;
       spec.crop_rect = rect;
-      auto geometry = outputGeometry(spec, (*frame)->width, (*frame)->height);
-      auto image = converter.toRaw(**frame, spec, *geometry);
+      auto geometry = outputGeometry(spec, frame->width, frame->height);
+      auto image = converter.toRaw(*frame, spec, *geometry);
       ASSERT_TRUE(image.ok()) << image.status().toString();
       EXPECT_EQ(image->width, rect.width);
       const std::vector<uint8_t> cropped = testing::packedImage(*image);
       ASSERT_EQ(cropped.size(), size_t(rect.width) * rect.height * 3);
       // The reference: the rectangle of the whole frame's direct conversion.
-      const std::vector<uint8_t> whole = testing::swscaleDirect(**frame, AV_PIX_FMT_RGB24);
+      const std::vector<uint8_t> whole = testing::swscaleDirect(*frame, AV_PIX_FMT_RGB24);
       std::vector<uint8_t> reference;
       for (int y = rect.y; y < rect.y + rect.height; ++y) {
-        const auto row = whole.begin() + (ptrdiff_t(y) * (*frame)->width + rect.x) * 3;
+        const auto row = whole.begin() + (ptrdiff_t(y) * frame->width + rect.x) * 3;
         reference.insert(reference.end(), row, row + rect.width * 3);
       }
       // Off the chroma grid the crop's chroma is rounded to it (as ffmpeg's crop filter does).
@@ -155,13 +150,8 @@ TEST(FrameConverterTest, DeepYuvToRgbStaysWithinALevelOfSwscale) {
 // pool (dirty here on purpose) would show through. Crops of H.264 frames (yuv420p), every
 // packed RGB output, against swscale's conversion of the same rectangle into roomy rows.
 TEST(FrameConverterTest, ConvertedFramesOfAnyWidthAreWhole) {
-  auto index = indexOf(testing::h264BFramesMovie());
-  ASSERT_TRUE(index);
-  auto reader = MovieReader::open(index, 2);
-  ASSERT_TRUE(reader.ok());
-  StageTimings timings;
-  auto frame = reader.value()->readFrame(3, &timings);
-  ASSERT_TRUE(frame.ok());
+  const UniqueAVFrame frame = testing::decodedFrame(testing::h264BFramesMovie(), 3);
+  ASSERT_TRUE(frame);
   FrameConverter converter(2);
   for (const CropRect rect : {CropRect{2, 4, 100, 60}, CropRect{4, 2, 7, 9}, CropRect{0, 0, 318, 240}}) {
     for (const auto& [name, format] : {std::pair{"rgb24", OutputFormat::kRgb24}, std::pair{"bgr24", OutputFormat::kBgr24},
@@ -171,8 +161,8 @@ TEST(FrameConverterTest, ConvertedFramesOfAnyWidthAreWhole) {
       spec.format_name = name;
       spec.crop = true;
       spec.crop_rect = rect;
-      const OutputGeometry geometry = *outputGeometry(spec, (*frame)->width, (*frame)->height);
-      const AVPixelFormat pixel_format = targetPixelFormat(spec, static_cast<AVPixelFormat>((*frame)->format));
+      const OutputGeometry geometry = *outputGeometry(spec, frame->width, frame->height);
+      const AVPixelFormat pixel_format = targetPixelFormat(spec, static_cast<AVPixelFormat>(frame->format));
       // Dirty buffers of the output's size wait in the pool.
       const size_t bytes = size_t(av_image_get_buffer_size(pixel_format, rect.width, rect.height, 1));
       std::vector<AVBufferRef*> dirty;
@@ -181,13 +171,13 @@ TEST(FrameConverterTest, ConvertedFramesOfAnyWidthAreWhole) {
         std::memset(dirty.back()->data, 0xa5, dirty.back()->size);
       }
       for (AVBufferRef*& buffer : dirty) av_buffer_unref(&buffer);
-      auto image = converter.toRaw(**frame, spec, geometry);
+      auto image = converter.toRaw(*frame, spec, geometry);
       ASSERT_TRUE(image.ok()) << image.status().toString();
-      UniqueAVFrame view = referenceFrame(frame->get());
+      UniqueAVFrame view = referenceFrame(frame.get());
       view->crop_left = size_t(rect.x);
       view->crop_top = size_t(rect.y);
-      view->crop_right = size_t((*frame)->width - rect.x - rect.width);
-      view->crop_bottom = size_t((*frame)->height - rect.y - rect.height);
+      view->crop_right = size_t(frame->width - rect.x - rect.width);
+      view->crop_bottom = size_t(frame->height - rect.y - rect.height);
       ASSERT_GE(av_frame_apply_cropping(view.get(), AV_FRAME_CROP_UNALIGNED), 0);
       EXPECT_EQ(testing::packedImage(*image), testing::swscaleDirect(*view, pixel_format))
           << name << " crop " << rect.x << "," << rect.y << " " << rect.width << "x" << rect.height;
@@ -201,19 +191,14 @@ TEST(FrameConverterTest, ConvertedFramesOfAnyWidthAreWhole) {
 TEST(FrameConverterTest, WritesATargetBesideItsOwnBufferOrOnlyThere) {
   for (const std::string& movie : {testing::proresMovie(), testing::h264BFramesMovie()}) {
     SCOPED_TRACE(movie);
-    auto index = indexOf(movie);
-    ASSERT_TRUE(index);
-    auto reader = MovieReader::open(index, 2);
-    ASSERT_TRUE(reader.ok());
-    StageTimings timings;
-    auto frame = reader.value()->readFrame(3, &timings);
-    ASSERT_TRUE(frame.ok());
+    const UniqueAVFrame frame = testing::decodedFrame(movie, 3);
+    ASSERT_TRUE(frame);
     FrameConverter converter(2);
     OutputSpec spec;  // rgb24
     spec.crop = true;
     spec.crop_rect = CropRect{2, 4, 100, 60};
-    const OutputGeometry geometry = *outputGeometry(spec, (*frame)->width, (*frame)->height);
-    auto plain = converter.toRaw(**frame, spec, geometry);
+    const OutputGeometry geometry = *outputGeometry(spec, frame->width, frame->height);
+    auto plain = converter.toRaw(*frame, spec, geometry);
     ASSERT_TRUE(plain.ok());
     const std::vector<uint8_t> expected = testing::packedImage(*plain);
     constexpr uint8_t kGuard = 0xa5;
@@ -226,7 +211,7 @@ TEST(FrameConverterTest, WritesATargetBesideItsOwnBufferOrOnlyThere) {
       if (only) target.owner = owner;
       const long references = owner.use_count();
       {
-        auto image = converter.toRaw(**frame, spec, geometry, target);
+        auto image = converter.toRaw(*frame, spec, geometry, target);
         ASSERT_TRUE(image.ok()) << image.status().toString();
         EXPECT_EQ(testing::packedImage(*image), expected);
         EXPECT_EQ(image->parts[0].data == memory.data(), only);

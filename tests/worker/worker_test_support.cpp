@@ -7,6 +7,8 @@
 
 #include "common/protocol.h"
 #include "tests/support/test_movies.h"
+#include "worker/decode/movie_reader.h"
+#include "worker/index/movie_index.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -310,6 +312,31 @@ std::vector<uint8_t> swscaleDirect(const AVFrame& frame, AVPixelFormat format) {
   av_image_copy_to_buffer(out.data(), int(out.size()), converted->data, converted->linesize, format, frame.width,
                           frame.height, 1);
   return out;
+}
+
+UniqueAVFrame decodedFrame(const std::string& movie, int64_t n) {
+  auto signature = fileSignature(movie);
+  if (!signature.ok()) {
+    ADD_FAILURE() << signature.status().toString();
+    return nullptr;
+  }
+  auto index = MovieIndex::build(movie, *signature);
+  if (!index.ok()) {
+    ADD_FAILURE() << index.status().toString();
+    return nullptr;
+  }
+  auto reader = MovieReader::open(*index, 2);
+  if (!reader.ok()) {
+    ADD_FAILURE() << reader.status().toString();
+    return nullptr;
+  }
+  StageTimings timings;
+  auto frame = (*reader)->readFrame(n, &timings);
+  if (!frame.ok()) {
+    ADD_FAILURE() << frame.status().toString();
+    return nullptr;
+  }
+  return std::move(frame).value();
 }
 
 }  // namespace framewire::testing

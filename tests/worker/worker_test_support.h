@@ -84,6 +84,10 @@ FrameOutput syntheticFrame(int64_t index, uint64_t bytes, uint8_t fill);
 // A converted image's planes concatenated without row padding (the `-f rawvideo` layout).
 std::vector<uint8_t> packedImage(const OutputImage& image);
 
+// Frame `n` of `movie` (a path), decoded by a MovieReader of its own; null (and a test
+// failure) when that fails.
+UniqueAVFrame decodedFrame(const std::string& movie, int64_t n);
+
 // Decodes an image file (png, jpeg, bmp) with FFmpeg; null on failure.
 UniqueAVFrame decodeImage(const std::vector<uint8_t>& bytes, AVCodecID codec);
 
