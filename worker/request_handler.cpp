@@ -48,8 +48,8 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxIdleConverters = 16;
 // One request keeps at most this share of the RAM cache (worker/cache/frame_store.h, Admission).
 constexpr uint64_t kRequestCacheShare = 8;
-// The longest a forward reader's request waits for the read-ahead job ahead of it
-// (ReadAhead::waitForJobAhead); a job produces a few frames, so this is only a guard.
+// The longest a forward reader's request waits for the read-ahead job to decode its frame
+// (ReadAhead::take); a frame takes milliseconds, so this is only a guard.
 constexpr std::chrono::milliseconds kReadAheadWaitLimit{500};
 
 std::string frameRangeText(int64_t num_frames) {
@@ -162,7 +162,7 @@ class RequestHandler::Impl {
       reserveConvertedFrames(shared.get(), *spec, *index, order);
       WorkerReply reply = buildFramesReply(context, *spec, *outputs, order, {}, shared.get());
       shared_segments_.account(*shared);
-      if (wanted.size() == 1) maybeReadAhead(request, prefix, wanted.front());
+      if (wanted.size() == 1) maybeReadAhead(index, prefix, wanted.front());
       return reply;
     } catch (...) {
       return std::nullopt;  // handle() will answer it, with a proper status if it fails again
@@ -355,37 +355,49 @@ class RequestHandler::Impl {
     const std::shared_ptr<SharedPlacement> shared = sharedPlacementFor(request);
     reserveConvertedFrames(shared.get(), spec, *index, order);
 
+    // A forward reader's frame was decoded ahead (worker/decode/read_ahead.h), or is about to be.
+    const std::string movie_key = movieVersionKey(index->path(), index->signature());
+    const bool forward_reader = wanted.size() == 1 && read_ahead_.continues(movie_key, wanted.front());
+
     // A reader is checked out only when some frame has to be decoded: cache hits need none.
     std::optional<DecoderPool::Lease> reader;
     std::optional<ConverterLease> converter;
     // Decodes the next frame while this one is converted; declared after `reader`, so it stops
     // before the reader goes back to the pool.
     std::optional<FramePrefetcher> prefetcher;
-    auto decode = [&](int64_t n, bool may_borrow) -> Result<FrameOutput> {
-      const Clock::time_point frame_start = Clock::now();
-      FrameOutput output;
+    auto decodedFrame = [&](int64_t n, StageTimings* stages) -> Result<UniqueAVFrame> {
+      if (forward_reader) {
+        StageTimer timer(&stages->decode_us);  // waiting for the decoder
+        if (UniqueAVFrame ahead = read_ahead_.take(movie_key, n, kReadAheadWaitLimit)) return ahead;
+      }
       if (!reader) {
         Result<DecoderPool::Lease> checked_out = Status::internal("no reader");
         {
-          StageTimer timer(&output.stages.read_us);
+          StageTimer timer(&stages->read_us);
           checked_out = pool_.checkout(index, n);
         }
         if (!checked_out.ok()) return withMovie(request, checked_out.status());
         reader.emplace(std::move(checked_out).value());
-        converter.emplace(&converters_);
         prefetcher.emplace(&**reader, distinct);
       }
+      Result<UniqueAVFrame> decoded = prefetcher->read(n, stages);
+      if (!decoded.ok()) {
+        reader->discard();  // cheap to reopen, and nothing to gain from trusting its state
+        return withMovie(request, decoded.status());
+      }
+      return decoded;
+    };
+    auto decode = [&](int64_t n, bool may_borrow) -> Result<FrameOutput> {
+      const Clock::time_point frame_start = Clock::now();
+      FrameOutput output;
       const IndexedFrame& entry = index->frame(n);
       output.index = n;
       output.pts = entry.pts;
       output.time = index->secondsFromStart(entry.pts);
       output.keyframe = entry.keyframe;
-      Result<UniqueAVFrame> decoded = prefetcher->read(n, &output.stages);
-      if (!decoded.ok()) {
-        reader->discard();  // cheap to reopen, and nothing to gain from trusting its state
-        return withMovie(request, decoded.status());
-      }
-      const AVFrame& frame = *decoded.value();
+      FW_ASSIGN_OR_RETURN(const UniqueAVFrame decoded, decodedFrame(n, &output.stages));
+      if (!converter) converter.emplace(&converters_);
+      const AVFrame& frame = *decoded;
       FW_ASSIGN_OR_RETURN(OutputGeometry geometry, outputGeometry(spec, frame.width, frame.height));
       if (spec.encoding == ImageEncoding::kRaw) {
         StageTimer timer(&output.stages.convert_us);
@@ -429,19 +441,15 @@ class RequestHandler::Impl {
       }
     };
 
-    std::string read_ahead_prefix;  // set when this request may start a read-ahead
+    std::string prefix;  // of the frames' cache keys, when there is a cache
     if (store_) {
       // Hits from RAM or disk, the rest decoded (once, even when other requests want them too).
-      const std::string prefix = frameCacheKeyPrefix(index->path(), index->signature(), spec);
-      if (wanted.size() == 1 && !in_read_ahead_ && !store_->holds(prefix, wanted.front())) {
-        read_ahead_.waitForJobAhead(prefix, wanted.front(), kReadAheadWaitLimit);
-      }
+      prefix = frameCacheKeyPrefix(index->path(), index->signature(), spec);
       Admission admission;
-      admission.until_taken = in_read_ahead_;
-      admission.max_bytes = std::max<uint64_t>(config_.cache_bytes / kRequestCacheShare, 1);
+      // A forward reader will not ask for its frame again: keeping it would cost a copy.
+      admission.max_bytes = forward_reader ? 0 : std::max<uint64_t>(config_.cache_bytes / kRequestCacheShare, 1);
       FW_RETURN_IF_ERROR(
           store_->produce(prefix, distinct, spec.format == OutputFormat::kNative, decode, ready, admission).status());
-      if (wanted.size() == 1 && store_->caching()) read_ahead_prefix = prefix;
     } else {
       for (size_t position = 0; position < distinct.size(); ++position) {
         FW_ASSIGN_OR_RETURN(FrameOutput output, decode(distinct[position], /*may_borrow=*/true));
@@ -457,51 +465,54 @@ class RequestHandler::Impl {
                                : buildFramesReply(*context, spec, outputs, order, {}, shared.get());
     shared_segments_.account(*shared);
     if (stream) return reply;
-    if (!read_ahead_prefix.empty()) {
+    if (wanted.size() == 1) {
       // The reader goes back to the pool first: positioned right before the window, it is the
       // one the read-ahead job should get, not a second one that has to seek.
       prefetcher.reset();
       converter.reset();
       reader.reset();
-      maybeReadAhead(request, read_ahead_prefix, wanted.front());
+      maybeReadAhead(index, prefix, wanted.front());
     }
     return reply;
   }
 
-  // A forward reader (frame n after n-1, one frame per request) gets the next frames produced
-  // into the frame cache in the background (worker/decode/read_ahead.h). Not from within a
-  // read-ahead job.
-  void maybeReadAhead(const proto::Request& request, const std::string& prefix, int64_t n) {
-    if (in_read_ahead_ || !read_ahead_.servedAndContinues(prefix, n)) return;
-    // The request's movie and output parameters; the frames are chosen when the job runs.
-    auto like = std::make_shared<flatbuffers::DetachedBuffer>(framesRequest(request, {n + 1}));
-    read_ahead_.submit(prefix, [this, like, prefix] {
-      in_read_ahead_ = true;
-      try {
-        readAhead(*flatbuffers::GetRoot<proto::Request>(like->data()), prefix);
-      } catch (...) {
-        // A bet that did not pay; the client's own request will say what is wrong.
-      }
-      in_read_ahead_ = false;
-    });
+  // Records a single-frame request for frame n; a forward reader (frame n after n-1 and n-2)
+  // gets the next frames decoded in the background (worker/decode/read_ahead.h). `prefix`: of
+  // the request's cache keys ("" without a cache): frames already in the cache are not decoded.
+  void maybeReadAhead(const std::shared_ptr<const MovieIndex>& index, const std::string& prefix, int64_t n) {
+    const std::string movie_key = movieVersionKey(index->path(), index->signature());
+    if (!read_ahead_.served(movie_key, n)) return;
+    read_ahead_.submit(movie_key, [this, index, movie_key, prefix] { return readAhead(index, movie_key, prefix); });
   }
 
-  // Produces what is missing of the reader's window as it is now (frames past the movie's end
-  // left out), kept until the reader takes them.
-  void readAhead(const proto::Request& like, const std::string& prefix) {
-    ReplyContext context;
-    auto index = movieIndex(like, &context.stages);
-    if (!index.ok()) return;
-    std::vector<int64_t> window;
-    for (const int64_t f : read_ahead_.currentWindow(prefix)) {
-      if (f < (*index)->numFrames()) window.push_back(f);
+  // A read-ahead job: decodes what is missing of the reader's window, as it is at each step,
+  // frame after frame with one reader. True when it made way for other jobs and goes on later.
+  bool readAhead(const std::shared_ptr<const MovieIndex>& index, const std::string& movie_key,
+                 const std::string& prefix) {
+    auto cached = [&](int64_t f) { return !prefix.empty() && store_->holds(prefix, f); };
+    try {
+      std::optional<DecoderPool::Lease> reader;
+      for (int decoded = 0;; ++decoded) {
+        if (decoded >= read_ahead_.depth() && read_ahead_.othersWaiting()) return true;
+        const int64_t n = read_ahead_.nextToDecode(movie_key, index->numFrames(), cached);
+        if (n < 0) return false;
+        if (!reader) {
+          Result<DecoderPool::Lease> checked_out = pool_.checkout(index, n);
+          if (!checked_out.ok()) break;
+          reader.emplace(std::move(checked_out).value());
+        }
+        StageTimings timings;
+        Result<UniqueAVFrame> frame = (*reader)->readFrame(n, &timings);
+        if (!frame.ok()) {
+          reader->discard();
+          break;  // a bet that did not pay; the client's own request will say what is wrong
+        }
+        read_ahead_.put(movie_key, n, std::move(frame).value());
+      }
+    } catch (...) {
     }
-    const std::vector<int64_t> missing =
-        ReadAhead::refill(window, [&](int64_t f) { return store_->holds(prefix, f); });
-    if (missing.empty()) return;
-    read_ahead_frames_ += missing.size();
-    const auto request = framesRequest(like, missing);
-    (void)frames(*flatbuffers::GetRoot<proto::Request>(request.data()), &context, Clock::now());
+    read_ahead_.failed(movie_key);
+    return false;
   }
 
   // Where this request's pixels go: its client's shared memory when it offers some that checks
@@ -546,7 +557,8 @@ class RequestHandler::Impl {
     json.set("movies", movies);
     JsonValue requests = JsonValue::object();
     requests.set("answered_from_memory_on_socket_thread", JsonValue(answered_from_memory_.load()));
-    requests.set("read_ahead_frames", JsonValue(read_ahead_frames_.load()));
+    requests.set("read_ahead_frames", JsonValue(read_ahead_.framesDecoded()));
+    requests.set("read_ahead_frames_taken", JsonValue(read_ahead_.framesTaken()));
     requests.set("read_ahead_dropped", JsonValue(read_ahead_.jobsDropped()));
     requests.set("read_ahead_waits", JsonValue(read_ahead_.waits()));
     requests.set("read_ahead_waits_cut_short", JsonValue(read_ahead_.waitsCutShort()));
@@ -597,12 +609,8 @@ class RequestHandler::Impl {
   SharedSegments shared_segments_;     // clients' shared memory, mapped
   const Clock::time_point started_;
   std::atomic<uint64_t> answered_from_memory_{0};  // requests answered by answerFromMemory()
-  std::atomic<uint64_t> read_ahead_frames_{0};     // frames read-ahead jobs set out to produce
-  static thread_local bool in_read_ahead_;  // true on the read-ahead thread while it produces
   ReadAhead read_ahead_;  // last: its thread stops before anything it uses goes away
 };
-
-thread_local bool RequestHandler::Impl::in_read_ahead_ = false;
 
 RequestHandler::RequestHandler(RequestHandlerConfig config) : impl_(new Impl(std::move(config))) {
   quietFfmpegLogging();

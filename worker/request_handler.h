@@ -22,9 +22,9 @@
 //   shortcut for requests whose frames are all in RAM.
 // - Speed (issue 4): a request for several frames decodes the next one while converting the
 //   current (worker/decode/frame_prefetcher.h); a client reading forward one frame per request gets
-//   the next frames produced into the RAM tier ahead of its requests, kept until it takes them
-//   (worker/decode/read_ahead.h; such read-ahead work shows in the cache statistics as misses).
-//   One request keeps at most an eighth of the RAM tier (worker/cache/frame_store.h, Admission).
+//   the next frames decoded in the background, and its requests convert them (worker/decode/read_ahead.h;
+//   a forward reader's frames are not kept in the RAM tier). One request keeps at most an
+//   eighth of the RAM tier (worker/cache/frame_store.h, Admission).
 // - Indexes are kept in the state folder when there is one (worker/index/index_store.h).
 // - STATS: Reply.stats_json holds this worker process's statistics (caches, movies, requests).
 //
@@ -49,7 +49,7 @@ struct RequestHandlerConfig {
   std::vector<std::string> roots;  // movie roots; a movie path resolves in the first root holding it
   size_t max_open_movies = 8;      // open demuxer+decoder sets kept per worker process (LRU)
   size_t max_movie_infos = 1024;   // movie metadata + index entries kept (LRU)
-  int read_ahead_frames = 6;       // frames produced ahead of a forward reader (worker/decode/read_ahead.h); 0: off
+  int read_ahead_frames = 6;       // frames decoded ahead of a forward reader (worker/decode/read_ahead.h); 0: off
   int decoder_threads = 0;         // FFmpeg decoder threads per decoder; 0 = one per core
   int convert_threads = 0;         // swscale threads; 0 = one per core
   uint64_t max_reply_bytes = uint64_t(1) << 30;  // FRAMES replies larger than this are refused

@@ -20,8 +20,7 @@ void addWorkerFlags(ArgParser& args, WorkerFlags* flags) {
   args.option("--heartbeat-ms", "MS", "heartbeat interval, default 1000", &flags->heartbeat_ms);
   args.option("--max-open-movies", "N", "open demuxers+decoders kept (LRU), default 8", &flags->max_open_movies);
   args.option("--read-ahead", "N",
-              "frames produced into the RAM cache ahead of a client reading forward one frame per request "
-              "(0 = off), default 6",
+              "frames decoded ahead of a client reading forward one frame per request (0 = off), default 6",
               &flags->read_ahead);
   args.flag("--no-shared-memory",
             "always send frames through the socket, even to a client on this host that offers shared memory",

@@ -18,7 +18,7 @@ struct WorkerFlags {
   int64_t workers = 1;            // connections (each serving one request at a time)
   int64_t heartbeat_ms = 1000;
   int64_t max_open_movies = 8;
-  int64_t read_ahead = 6;          // frames produced ahead of a forward reader (0: off)
+  int64_t read_ahead = 6;          // frames decoded ahead of a forward reader (0: off)
   bool no_shared_memory = false;   // never write frames into a client's shared memory
   int64_t decoder_threads = 0;
   int64_t convert_threads = 0;

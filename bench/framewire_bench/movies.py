@@ -289,9 +289,9 @@ def plan_frames(index: MovieIndex, *, random_count: int, sequential_runs: int,
                           batch_size=batch_size, seed=seed)
 
 
-# Frames left unused after each sequential run: framewire's read-ahead produces a window of
+# Frames left unused after each sequential run: framewire's read-ahead decodes a window of
 # frames after a forward reader's last request (6 by default, untimed), so the frames after a
-# run must belong to no scenario, or they would be cache hits there.
+# run must belong to no scenario, or they would be decoded ahead there.
 RUN_GUARD = 8
 
 

@@ -199,43 +199,6 @@ TEST(FrameStoreTest, OnlyFramesNoTierKeepsMayBeBorrowed) {
   EXPECT_EQ(decoder.calls(7), 2);
 }
 
-TEST(FrameStoreTest, FramesMadeAheadAreKeptUntilTaken) {
-  auto store = openStore(64 << 20);
-  FakeDecoder decoder;
-  Admission ahead;
-  ahead.until_taken = true;
-  ASSERT_TRUE(store->produce("p\n", {5, 6}, false, decoder.fn(), nullptr, ahead).ok());
-  EXPECT_TRUE(store->holds("p\n", 5));
-  auto taken = store->produce("p\n", {5}, false, decoder.fn());
-  EXPECT_EQ(tiersOf(*taken), (std::vector<proto::CacheTier>{kMemory}));
-  EXPECT_FALSE(store->holds("p\n", 5)) << "taken by the request it was made for";
-  EXPECT_TRUE(store->holds("p\n", 6));
-  EXPECT_EQ(decoder.total(), 2);
-}
-
-// A read-ahead job claims all its frames before decoding the first, so a reader asking for a
-// later one meanwhile waits for it instead of decoding it a second time.
-TEST(FrameStoreTest, FramesMadeAheadAreClaimedUpFront) {
-  auto store = openStore(64 << 20);
-  FakeDecoder decoder;
-  decoder.setOpen(false);
-  Admission ahead;
-  ahead.until_taken = true;
-  std::thread job([&] { EXPECT_TRUE(store->produce("p\n", {1, 2, 3}, false, decoder.fn(), nullptr, ahead).ok()); });
-  while (decoder.calls(1) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  std::thread reader([&] {
-    auto got = store->produce("p\n", {3}, false, decoder.fn());
-    ASSERT_TRUE(got.ok());
-    EXPECT_EQ(tiersOf(*got), (std::vector<proto::CacheTier>{kMemory}));
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  decoder.setOpen(true);
-  job.join();
-  reader.join();
-  EXPECT_EQ(decoder.calls(3), 1) << "the reader waited for the frame made ahead";
-  EXPECT_FALSE(store->holds("p\n", 3)) << "and took it";
-}
-
 TEST(FrameStoreTest, ConcurrentRequestsForTheSameFramesDecodeEachOnce) {
   auto store = openStore(256 << 20);
   FakeDecoder decoder(std::chrono::milliseconds(20));

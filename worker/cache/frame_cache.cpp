@@ -28,8 +28,6 @@ class FrameCache::Flight {
     return frame_;
   }
 
-  int waiters = 0;  // lookups told to wait for this flight; under the cache's mutex
-
  private:
   std::mutex mutex_;
   std::condition_variable done_changed_;
@@ -100,7 +98,6 @@ FrameCache::Acquired FrameCache::acquire(const std::string& key) {
   auto flying = flights_.find(key);
   if (flying != flights_.end()) {
     ++stats_.waits;
-    ++flying->second->waiters;
     out.pending = flying->second;
     return out;
   }
@@ -143,11 +140,6 @@ FrameCacheStats FrameCache::stats() const {
 CachedFramePtr FrameCache::findLocked(const std::string& key) {
   auto found = index_.find(key);
   if (found == index_.end()) return nullptr;
-  if (found->second->until_taken) {
-    CachedFramePtr frame = found->second->frame;
-    eraseLocked(found->second);
-    return frame;
-  }
   lru_.splice(lru_.begin(), lru_, found->second);  // iterators (and the key's view) stay valid
   return found->second->frame;
 }
@@ -173,7 +165,7 @@ void FrameCache::insertLocked(const std::string& key, CachedFramePtr frame, Keep
     stats_.evicted_bytes += lru_.back().charged;
     eraseLocked(std::prev(lru_.end()));
   }
-  lru_.push_front(Entry{key, std::move(frame), charged, keep == Keep::kUntilTaken});
+  lru_.push_front(Entry{key, std::move(frame), charged});
   index_.emplace(std::string_view(lru_.front().key), lru_.begin());
   stats_.bytes += charged;
   ++stats_.entries;
@@ -184,8 +176,6 @@ void FrameCache::finishFlight(const std::string& key, const std::shared_ptr<Flig
                               CachedFramePtr frame, Keep keep) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    // A frame kept until taken is taken by its first waiter, if it has one.
-    if (keep == Keep::kUntilTaken && flight->waiters > 0) keep = Keep::kNo;
     if (frame) {
       insertLocked(key, frame, keep);
     } else {

@@ -14,10 +14,8 @@
 // evicted least recently used first until the total fits the capacity; an entry larger than
 // the whole capacity is not kept. Capacity 0 disables the tier (single-flight still works).
 //
-// How long a produced frame stays (Claim::fulfil): kept as usual; kept until the first lookup
-// that finds it takes it (frames made for one reader ahead of its requests: they should not
-// pile up in the cache, and their buffers go back to the pool once sent); or not kept at all
-// (waiters still get it).
+// How long a produced frame stays (Claim::fulfil): kept as usual, or not kept at all (waiters
+// still get it).
 //
 // Single-flight: acquire() either finds the frame, or makes the caller its producer (a
 // Claim), or tells it who is already producing it (a Flight to wait on). A producer must end
@@ -69,7 +67,7 @@ struct FrameCacheStats {
   uint64_t abandoned = 0;      // claims dropped without a frame (the producer failed)
 };
 
-enum class Keep { kYes, kUntilTaken, kNo };
+enum class Keep { kYes, kNo };
 
 class FrameCache {
  public:
@@ -135,7 +133,6 @@ class FrameCache {
     std::string key;
     CachedFramePtr frame;
     uint64_t charged = 0;
-    bool until_taken = false;  // Keep::kUntilTaken
   };
   using Lru = std::list<Entry>;  // most recently used first
 

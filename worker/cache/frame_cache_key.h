@@ -25,6 +25,9 @@ namespace framewire {
 // flags, plane layout, the disk entry format).
 inline constexpr int kFrameCacheKeyVersion = 1;
 
+// One version of one movie (path and signature): the part of a key that names the file.
+std::string movieVersionKey(const std::string& canonical_path, const FileSignature& signature);
+
 // Everything but the frame number: computed once per request.
 std::string frameCacheKeyPrefix(const std::string& canonical_path, const FileSignature& signature,
                                 const OutputSpec& spec);

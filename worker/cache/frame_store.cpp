@@ -139,30 +139,6 @@ Result<std::vector<FrameOutput>> FrameStore::produce(const std::string& key_pref
   std::vector<Deferred> deferred;
   uint64_t admitted = 0;
 
-  if (admission.until_taken) {
-    // Frames made ahead for a reader: claim them all first, so that the reader's requests
-    // wait for them instead of decoding them again with a reader of their own (which would
-    // seek back to a keyframe). Frames that are here or being made already are left alone.
-    // Claims never wait for anything but the decoder, so holding several cannot deadlock.
-    struct Claimed {
-      size_t position;
-      std::string key;
-      FrameCache::Claim claim;
-    };
-    std::vector<Claimed> claims;
-    for (size_t i = 0; i < frames.size(); ++i) {
-      std::string key = frameCacheKey(key_prefix, frames[i]);
-      FrameCache::Acquired got = memory_.acquire(key);
-      if (got.claim) claims.push_back(Claimed{i, std::move(key), std::move(got.claim)});
-    }
-    for (Claimed& c : claims) {
-      FW_ASSIGN_OR_RETURN(FrameOutput out, fill(c.key, frames[c.position], std::move(c.claim), compact, decode,
-                                                admission, &admitted));
-      deliver(c.position, std::move(out));
-    }
-    return std::vector<FrameOutput>{};
-  }
-
   for (size_t i = 0; i < frames.size(); ++i) {
     const Clock::time_point start = Clock::now();
     std::string key = frameCacheKey(key_prefix, frames[i]);
@@ -217,7 +193,6 @@ Result<FrameOutput> FrameStore::fill(const std::string& key, int64_t frame, Fram
                                      const Decode& decode, const Admission& admission, uint64_t* admitted) {
   const Clock::time_point start = Clock::now();
   auto keep = [&](const CachedFrame& made) {
-    if (admission.until_taken) return Keep::kUntilTaken;
     if (*admitted + made.image.size > admission.max_bytes) return Keep::kNo;
     *admitted += made.image.size;
     return Keep::kYes;
@@ -232,7 +207,7 @@ Result<FrameOutput> FrameStore::fill(const std::string& key, int64_t frame, Fram
     }
   }
   // Frames past this request's share are not kept in RAM (nor on disk without that tier).
-  const bool may_borrow = !disk_ && !admission.until_taken && (!caching() || *admitted >= admission.max_bytes);
+  const bool may_borrow = !disk_ && (!caching() || *admitted >= admission.max_bytes);
   FW_ASSIGN_OR_RETURN(FrameOutput out, decode(frame, may_borrow));  // on error the claim is dropped
   out.cached = proto::CacheTier::NONE;
   if (out.borrowed) return out;  // the claim is dropped: its waiters decode the frame themselves

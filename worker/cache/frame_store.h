@@ -44,10 +44,6 @@ struct Admission {
   // batch cannot flush what other clients use, and its buffers go back to the pool once sent
   // (fresh memory costs a page fault per 4 KiB: as much as a conversion).
   uint64_t max_bytes = UINT64_MAX;
-  // Frames produced ahead for a forward reader: kept only until its request takes them. Such
-  // a request claims all its frames before producing any, skips frames that are here or being
-  // made, and hands out only the frames it made (to `ready`; it returns no vector).
-  bool until_taken = false;
 };
 
 struct FrameStoreConfig {

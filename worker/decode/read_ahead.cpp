@@ -1,10 +1,29 @@
 #include "worker/decode/read_ahead.h"
 
 #include <algorithm>
+#include <limits>
+
+extern "C" {
+#include <libavutil/frame.h>
+}
 
 namespace framewire {
+namespace {
 
-ReadAhead::ReadAhead(int depth) : depth_(depth), thread_([this] { loop(); }) {}
+// What a decoded frame pins: its buffers, whole.
+uint64_t pinnedBytes(const AVFrame& frame) {
+  uint64_t bytes = 0;
+  for (const AVBufferRef* buffer : frame.buf) {
+    if (buffer) bytes += buffer->size;
+  }
+  for (int i = 0; i < frame.nb_extended_buf; ++i) bytes += frame.extended_buf[i]->size;
+  return bytes;
+}
+
+}  // namespace
+
+ReadAhead::ReadAhead(int depth, uint64_t max_held_bytes)
+    : depth_(depth), max_held_bytes_(max_held_bytes), thread_([this] { loop(); }) {}
 
 ReadAhead::~ReadAhead() {
   {
@@ -13,70 +32,179 @@ ReadAhead::~ReadAhead() {
     jobs_.clear();
   }
   wake_.notify_all();
-  job_done_.notify_all();
+  progress_.notify_all();
   thread_.join();
 }
 
-bool ReadAhead::servedAndContinues(const std::string& key, int64_t n) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (recent_.size() >= kMaxKeys && recent_.find(key) == recent_.end()) recent_.clear();
-  std::deque<int64_t>& recent = recent_[key];
+bool ReadAhead::continuesLocked(const Movie& movie, int64_t n) const {
   // Two steps forward make a forward reader (n-2, n-1, n): one step may be chance.
-  const bool continues = std::find(recent.begin(), recent.end(), n - 1) != recent.end() &&
-                         std::find(recent.begin(), recent.end(), n - 2) != recent.end();
+  const auto& recent = movie.recent;
+  return depth_ > 0 && std::find(recent.begin(), recent.end(), n - 1) != recent.end() &&
+         std::find(recent.begin(), recent.end(), n - 2) != recent.end();
+}
+
+bool ReadAhead::continues(const std::string& movie, int64_t n) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = movies_.find(movie);
+  return found != movies_.end() && continuesLocked(found->second, n);
+}
+
+bool ReadAhead::served(const std::string& movie, int64_t n) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (movies_.size() >= kMaxMovies && movies_.find(movie) == movies_.end()) {
+    // Forget the movie served longest ago that no job works for.
+    auto oldest = movies_.end();
+    for (auto it = movies_.begin(); it != movies_.end(); ++it) {
+      if (it->second.job_waiting_or_running) continue;
+      if (oldest == movies_.end() || it->second.last_served_at < oldest->second.last_served_at) oldest = it;
+    }
+    if (oldest != movies_.end()) {
+      held_bytes_ -= oldest->second.held_bytes;
+      movies_.erase(oldest);
+    }
+  }
+  Movie& m = movies_[movie];
+  const bool continuing = continuesLocked(m, n);
+  auto& recent = m.recent;
   recent.erase(std::remove(recent.begin(), recent.end(), n), recent.end());
   recent.push_back(n);
-  if (recent.size() > kRecentPerKey) recent.pop_front();
-  return continues && depth_ > 0;
-}
-
-std::vector<int64_t> ReadAhead::currentWindow(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  std::vector<int64_t> window;
-  auto found = recent_.find(key);
-  if (found == recent_.end() || found->second.empty()) return window;
-  const int64_t n = found->second.back();
-  for (int64_t f = n + 1; f <= n + depth_; ++f) window.push_back(f);
-  return window;
-}
-
-std::vector<int64_t> ReadAhead::refill(const std::vector<int64_t>& window,
-                                       const std::function<bool(int64_t)>& held) {
-  std::vector<int64_t> missing;
-  for (const int64_t frame : window) {
-    if (!held(frame)) missing.push_back(frame);
+  if (recent.size() > kRecentPerMovie) recent.pop_front();
+  m.last_served_at = ++served_counter_;
+  // Frames no reader of the movie will ask for any more: outside every recent reader's window.
+  for (auto it = m.held.begin(); it != m.held.end();) {
+    const int64_t f = it->first;
+    const bool wanted = std::any_of(recent.begin(), recent.end(), [&](int64_t r) { return r < f && f <= r + depth_; });
+    if (wanted) {
+      ++it;
+    } else {
+      dropHeldLocked(&m, it++);
+    }
   }
-  if (2 * (window.size() - missing.size()) >= window.size() && !window.empty()) missing.clear();
-  return missing;
+  return continuing;
 }
 
-void ReadAhead::submit(const std::string& key, std::function<void()> job) {
+int64_t ReadAhead::positionLocked(const Movie& movie) const {
+  const int64_t last = movie.recent.back();
+  // A job's position counts while it is inside the window; after a jump it is somewhere else.
+  if (movie.decoded_up_to >= last && movie.decoded_up_to <= last + depth_) return movie.decoded_up_to;
+  return last;
+}
+
+bool ReadAhead::jobWillDecodeLocked(const Movie& movie, int64_t n) const {
+  if (!movie.job_waiting_or_running || movie.recent.empty()) return false;
+  const int64_t last = movie.recent.back();
+  if (n <= last || n > last + depth_) return false;
+  return movie.decoding == n || n > positionLocked(movie);
+}
+
+UniqueAVFrame ReadAhead::take(const std::string& movie, int64_t n, std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  // Looked up afresh after each wait: served() may forget a movie no job works for.
+  auto ready = [&] {
+    auto found = movies_.find(movie);
+    return stopping_ || found == movies_.end() || found->second.held.count(n) > 0 ||
+           !jobWillDecodeLocked(found->second, n);
+  };
+  if (!ready()) {
+    ++waits_;
+    if (!progress_.wait_for(lock, limit, ready)) ++waits_cut_short_;
+  }
+  auto found = movies_.find(movie);
+  if (found == movies_.end()) return nullptr;
+  auto frame = found->second.held.find(n);
+  if (frame == found->second.held.end()) return nullptr;
+  UniqueAVFrame taken = dropHeldLocked(&found->second, frame);
+  ++taken_;
+  return taken;
+}
+
+void ReadAhead::submit(const std::string& movie, std::function<bool()> job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_) return;
+    Movie& m = movies_[movie];
+    if (stopping_ || m.job_waiting_or_running) return;
     if (jobs_.size() >= kMaxWaitingJobs) {
-      jobs_.pop_front();  // the newest guess is the better one
+      movies_[jobs_.front().movie].job_waiting_or_running = false;  // the newest guess is the better one
+      jobs_.pop_front();
       ++dropped_;
     }
-    jobs_.push_back({key, std::move(job)});
+    m.job_waiting_or_running = true;
+    jobs_.push_back({movie, std::move(job)});
   }
   wake_.notify_one();
-  job_done_.notify_all();  // a dropped job may have been what a waiter waited for
+  progress_.notify_all();  // a dropped job may have been what a taker waited for
 }
 
-bool ReadAhead::waitForJobAhead(const std::string& key, int64_t n, std::chrono::milliseconds limit) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  auto busy = [&] {
-    return running_key_ == key ||
-           std::any_of(jobs_.begin(), jobs_.end(), [&](const Job& job) { return job.key == key; });
-  };
-  auto found = recent_.find(key);
-  if (found == recent_.end() || found->second.empty() || !busy()) return false;
-  const int64_t last = found->second.back();
-  if (n <= last || n > last + depth_) return false;
-  ++waits_;
-  if (!job_done_.wait_for(lock, limit, [&] { return !busy(); })) ++waits_cut_short_;
-  return true;
+int64_t ReadAhead::nextToDecode(const std::string& movie, int64_t end, const std::function<bool(int64_t)>& present) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = movies_.find(movie);
+  if (stopping_ || found == movies_.end() || found->second.recent.empty()) return -1;
+  Movie& m = found->second;
+  const int64_t last = m.recent.back();
+  const int64_t stop = std::min(last + depth_, end - 1);
+  for (int64_t f = positionLocked(m) + 1; f <= stop; ++f) {
+    if (m.held.count(f) > 0 || present(f)) continue;
+    // Other movies' frames make room (trimLocked), but one movie alone stays within the bound.
+    if (m.held_bytes + m.frame_bytes > max_held_bytes_) return -1;
+    m.decoding = f;
+    return f;
+  }
+  return -1;
+}
+
+void ReadAhead::put(const std::string& movie, int64_t n, UniqueAVFrame frame) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Movie& m = movies_[movie];
+    m.decoding = -1;
+    m.decoded_up_to = n;
+    ++decoded_;
+    if (frame && !stopping_) {
+      auto older = m.held.find(n);
+      if (older != m.held.end()) dropHeldLocked(&m, older);
+      m.frame_bytes = pinnedBytes(*frame);
+      m.held_bytes += m.frame_bytes;
+      held_bytes_ += m.frame_bytes;
+      m.held[n] = std::move(frame);
+      trimLocked();
+    }
+  }
+  progress_.notify_all();
+}
+
+void ReadAhead::failed(const std::string& movie) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = movies_.find(movie);
+    if (found != movies_.end()) found->second.decoding = -1;
+  }
+  progress_.notify_all();
+}
+
+UniqueAVFrame ReadAhead::dropHeldLocked(Movie* movie, std::map<int64_t, UniqueAVFrame>::iterator frame) {
+  UniqueAVFrame dropped = std::move(frame->second);
+  const uint64_t bytes = pinnedBytes(*dropped);
+  movie->held_bytes -= bytes;
+  held_bytes_ -= bytes;
+  movie->held.erase(frame);
+  return dropped;
+}
+
+void ReadAhead::trimLocked() {
+  // The frames of the movie served longest ago go first, the farthest ahead of them first.
+  while (held_bytes_ > max_held_bytes_) {
+    Movie* oldest = nullptr;
+    for (auto& [name, m] : movies_) {
+      if (!m.held.empty() && (!oldest || m.last_served_at < oldest->last_served_at)) oldest = &m;
+    }
+    if (!oldest) return;
+    dropHeldLocked(oldest, std::prev(oldest->held.end()));
+  }
+}
+
+bool ReadAhead::othersWaiting() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !jobs_.empty();
 }
 
 void ReadAhead::loop() {
@@ -86,20 +214,39 @@ void ReadAhead::loop() {
     if (stopping_) return;
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
-    running_key_ = job.key;
     lock.unlock();
-    job.run();  // never throws: the handler's request path catches everything
-    job.run = nullptr;
+    const bool again = job.run();  // never throws: the handler's job catches everything
     lock.lock();
-    running_key_.clear();
     ++run_;
-    job_done_.notify_all();
+    if (again && !stopping_) {
+      jobs_.push_back(std::move(job));  // after the jobs it made way for
+    } else {
+      Movie& m = movies_[job.movie];
+      m.job_waiting_or_running = false;
+      m.decoding = -1;
+      progress_.notify_all();
+    }
   }
+}
+
+uint64_t ReadAhead::framesDecoded() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return decoded_;
+}
+
+uint64_t ReadAhead::framesTaken() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return taken_;
 }
 
 uint64_t ReadAhead::jobsRun() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return run_;
+}
+
+uint64_t ReadAhead::jobsDropped() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return dropped_;
 }
 
 uint64_t ReadAhead::waits() const {
@@ -112,30 +259,9 @@ uint64_t ReadAhead::waitsCutShort() const {
   return waits_cut_short_;
 }
 
-uint64_t ReadAhead::jobsDropped() const {
+uint64_t ReadAhead::heldBytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return dropped_;
-}
-
-flatbuffers::DetachedBuffer framesRequest(const proto::Request& request, const std::vector<int64_t>& frames) {
-  flatbuffers::FlatBufferBuilder builder(256 + 8 * frames.size());
-  const auto movie = builder.CreateString(request.movie() ? request.movie()->str() : "");
-  const auto frames_offset = builder.CreateVector(frames);
-  const auto format = builder.CreateString(request.format() ? request.format()->str() : "");
-  const auto encoding = builder.CreateString(request.encoding() ? request.encoding()->str() : "");
-  proto::RequestBuilder copy(builder);
-  copy.add_id(request.id());
-  copy.add_kind(proto::RequestKind::FRAMES);
-  copy.add_movie(movie);
-  copy.add_frames(frames_offset);
-  copy.add_format(format);
-  copy.add_encoding(encoding);
-  copy.add_quality(request.quality());
-  if (request.crop()) copy.add_crop(request.crop());
-  copy.add_width(request.width());
-  copy.add_height(request.height());
-  builder.Finish(copy.Finish());
-  return builder.Release();
+  return held_bytes_;
 }
 
 }  // namespace framewire

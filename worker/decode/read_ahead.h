@@ -1,26 +1,32 @@
-// ReadAhead: produces the next frames in the background for clients that read a movie
+// ReadAhead: decodes the next frames in the background for clients that read a movie
 // forward, one frame per request (n, n+1, n+2, ...).
 //
 // Such a client waits for each reply before it asks for the next frame, so without read-ahead
 // the worker idles while the reply travels and the client works on it, and the client waits
 // for a decode and a conversion on every request. When a single-frame request for frame n
-// follows ones for n-1 and n-2 (same movie and output parameters; among the last few frames
-// served, so two interleaved forward readers both count), the window n+1..n+depth is worth
-// having in the frame cache. Once fewer than half of it is there, the handler produces the
-// rest in one forward pass of the reader already positioned there, into the cache, where the
-// next requests find them (or wait for one still being produced: the cache decodes a frame
-// once however many want it). Each request looks at the whole window again, so a job that
-// was dropped loses nothing.
+// follows ones for n-1 and n-2 (same movie; among the last few frames served, so two
+// interleaved forward readers both count), a job decodes the window n+1..n+depth with the
+// reader already positioned there, one frame after the other, and holds the decoded frames.
+// The job goes on as long as the window has frames missing (each request moves the window), so
+// the decoder never idles while the reader keeps up; when the window is full it ends and gives
+// the reader back.
 //
-// Why a window, refilled in runs, and not just n+1: with n+1 alone, the decode of n+1 and the
-// sending of n take turns (per frame: a decode, then a transfer), and a decoder with frame
-// threads decodes one frame at a time. With frames in the cache ahead of the reader, each
-// request is a cache hit sent at once while the decoder works on several frames after it:
-// decode and transfer overlap, and the decoder's threads all have work.
+// Why decoded frames, not finished outputs: the request converts its frame itself, straight
+// into the client's shared memory when it offers some (the conversion has to happen somewhere,
+// and there it costs no copy; a finished output in the cache would be copied once more per
+// frame). The decoder and the conversion still overlap: the job decodes frame n+1 while the
+// request for n converts. And the frames serve any output format of the movie.
 //
-// Work is bounded: one background thread, at most a couple of jobs waiting (more are
-// dropped: read-ahead is a bet, never a backlog), at most `depth` frames per reader ahead,
-// and a job is an ordinary request, so it competes for readers and converters like any other.
+// A request for a frame of the window takes it (take()): at once when it is decoded, else
+// it waits for the job that is about to decode it, instead of decoding it with a second
+// reader (which would seek back to the keyframe and decode the GOP again: 100+ ms for H.264
+// with long GOPs). A forward reader outpaces the decoder whenever a conversion is quicker than
+// a decode, so waiting there is the common case.
+//
+// Work and memory are bounded: one background thread; at most a few jobs waiting (more are
+// dropped: read-ahead is a bet, never a backlog), one per movie; a job yields to waiting ones
+// after `depth` frames; at most `depth` frames held per movie and `max_held_bytes` in all
+// (frames of the movie served longest ago go first).
 //
 // Thread-safety: every method may be called concurrently; jobs run on the internal thread.
 #pragma once
@@ -30,89 +36,118 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <memory>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
-#include <vector>
 
-#include <flatbuffers/flatbuffers.h>
-
-#include "framewire_generated.h"
-#include "worker/worker_reply.h"
+#include "worker/decode/ffmpeg_handles.h"
 
 namespace framewire {
 
 class ReadAhead {
  public:
-  // `depth`: frames produced ahead of a forward reader (0 disables read-ahead).
-  explicit ReadAhead(int depth = kDefaultDepth);
+  // `depth`: frames decoded ahead of a forward reader (0 disables read-ahead).
+  explicit ReadAhead(int depth = kDefaultDepth, uint64_t max_held_bytes = kDefaultMaxHeldBytes);
   ~ReadAhead();  // drops waiting jobs, waits for the running one
   ReadAhead(const ReadAhead&) = delete;
   ReadAhead& operator=(const ReadAhead&) = delete;
 
   static constexpr int kDefaultDepth = 6;
+  static constexpr uint64_t kDefaultMaxHeldBytes = uint64_t(256) << 20;
 
-  // Records that frame n was served for `key` (movie + output parameters); true when n-1 and
-  // n-2 were among the last frames served for it: a forward reader, worth producing ahead for.
-  bool servedAndContinues(const std::string& key, int64_t n);
+  // --- The request side. `movie` names a movie's version (path and signature).
 
-  // The window after the frame last served for `key` (n+1..n+depth), as it is now: a job
-  // that waited in the queue works for where the reader is, not where it was.
-  std::vector<int64_t> currentWindow(const std::string& key) const;
+  // True when frame n continues a forward reader of `movie`: n-1 and n-2 are among the last
+  // frames served. Records nothing.
+  bool continues(const std::string& movie, int64_t n) const;
 
-  // The frames of `window` to produce now: those not `held` (in the cache), once fewer than
-  // half of the window is held; else none (the next refill makes a longer run).
-  static std::vector<int64_t> refill(const std::vector<int64_t>& window, const std::function<bool(int64_t)>& held);
+  // Records that frame n of `movie` was served; returns continues(movie, n) as it was before.
+  bool served(const std::string& movie, int64_t n);
 
-  // Runs `job` (read-ahead for `key`) on the background thread; dropped when enough work is
-  // already waiting.
-  void submit(const std::string& key, std::function<void()> job);
+  // Frame n of `movie`, decoded ahead (handed out once), or null when the caller has to decode
+  // it itself. When a job is yet to decode n (n lies in the window and the job has not passed
+  // it), waits for it, at most `limit`.
+  UniqueAVFrame take(const std::string& movie, int64_t n, std::chrono::milliseconds limit);
 
-  // Waits, at most `limit`, while a job for `key` runs or waits to run, when frame `n` lies in
-  // the window after the frame last served for `key`. Why: that job takes (or holds) the reader
-  // positioned just before `n`, and will claim `n` when it starts.
-  // A forward reader outpaces the decoder (a cache hit is answered in a few ms), so it often
-  // asks for the next frame before the next job has claimed it; decoding it at once would take
-  // a second reader, which seeks back to the keyframe and decodes the GOP again (100+ ms for
-  // H.264 with long GOPs), while after the job the positioned reader takes one decode, or the
-  // frame is already in the cache. True if it waited.
-  bool waitForJobAhead(const std::string& key, int64_t n, std::chrono::milliseconds limit);
+  // --- The job side.
 
+  // Runs `job` (read-ahead for `movie`) on the background thread, unless one for `movie` waits
+  // or runs already. The oldest waiting job is dropped when too many wait. A job that returns
+  // true made way for others (othersWaiting()) and runs again after them.
+  void submit(const std::string& movie, std::function<bool()> job);
+
+  // The frame the job for `movie` should decode next: the first of the window after the frame
+  // served last that is below `end`, not held, not `present` elsewhere (a finished output in a
+  // cache) and not behind the job's own position (its reader only goes forward). -1 when
+  // there is none, or the movie holds its share. Marks the frame as being decoded.
+  int64_t nextToDecode(const std::string& movie, int64_t end, const std::function<bool(int64_t)>& present);
+
+  // Hands frame n (the one nextToDecode gave) to the requests: held until one takes it.
+  void put(const std::string& movie, int64_t n, UniqueAVFrame frame);
+  // The job could not decode the frame nextToDecode gave; the request decodes it itself.
+  void failed(const std::string& movie);
+
+  // True when another job waits: a job that has decoded `depth` frames should make way.
+  bool othersWaiting() const;
+  int depth() const { return depth_; }
+
+  uint64_t framesDecoded() const;   // frames jobs decoded ahead
+  uint64_t framesTaken() const;     // of them, frames requests took
   uint64_t jobsRun() const;
   uint64_t jobsDropped() const;
-  // Requests that waited for a job ahead, and of them those the limit ended.
-  uint64_t waits() const;
-  uint64_t waitsCutShort() const;
+  uint64_t waits() const;           // takes that waited for the job
+  uint64_t waitsCutShort() const;   // of them, those the limit ended
+  uint64_t heldBytes() const;
 
  private:
-  void loop();
+  struct Movie {
+    std::deque<int64_t> recent;           // the last frames served, oldest first
+    uint64_t last_served_at = 0;          // served_counter_ when a frame was last served
+    std::map<int64_t, UniqueAVFrame> held;  // decoded ahead, not taken yet
+    uint64_t held_bytes = 0;
+    uint64_t frame_bytes = 0;             // what the last decoded frame pins
+    int64_t decoded_up_to = -1;           // the last frame a job decoded (its reader's position)
+    int64_t decoding = -1;                // the frame a job decodes now (-1: none)
+    bool job_waiting_or_running = false;
+  };
 
-  static constexpr size_t kRecentPerKey = 4;   // interleaved forward readers of one movie
-  static constexpr size_t kMaxKeys = 256;      // movies x outputs remembered
-  static constexpr size_t kMaxWaitingJobs = 2;
+  void loop();
+  bool continuesLocked(const Movie& movie, int64_t n) const;
+  // Where the job stands: frames after it come out of its reader without a seek.
+  int64_t positionLocked(const Movie& movie) const;
+  // The frame the job is about to decode or decoding now, if n may still come from it.
+  bool jobWillDecodeLocked(const Movie& movie, int64_t n) const;
+  // Takes the frame out of `movie`'s held frames.
+  UniqueAVFrame dropHeldLocked(Movie* movie, std::map<int64_t, UniqueAVFrame>::iterator frame);
+  void trimLocked();  // down to max_held_bytes_
+
+  static constexpr size_t kRecentPerMovie = 4;  // interleaved forward readers of one movie
+  static constexpr size_t kMaxMovies = 256;     // movies remembered
+  static constexpr size_t kMaxWaitingJobs = 4;
 
   const int depth_;
+  const uint64_t max_held_bytes_;
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::unordered_map<std::string, std::deque<int64_t>> recent_;  // per key, the last frames served
+  std::condition_variable wake_;      // the job thread: a job to run, or stop
+  std::condition_variable progress_;  // takers: a frame was put, a job failed or ended
+  std::unordered_map<std::string, Movie> movies_;
   struct Job {
-    std::string key;
-    std::function<void()> run;
+    std::string movie;
+    std::function<bool()> run;
   };
   std::deque<Job> jobs_;
-  std::string running_key_;  // the key of the job running now; empty when none runs
-  std::condition_variable job_done_;
   bool stopping_ = false;
+  uint64_t served_counter_ = 0;
+  uint64_t held_bytes_ = 0;
+  uint64_t decoded_ = 0;
+  uint64_t taken_ = 0;
   uint64_t run_ = 0;
   uint64_t dropped_ = 0;
   uint64_t waits_ = 0;
   uint64_t waits_cut_short_ = 0;
   std::thread thread_;
 };
-
-// A copy of FRAMES request `request` (same movie and output parameters) asking for `frames`.
-flatbuffers::DetachedBuffer framesRequest(const proto::Request& request, const std::vector<int64_t>& frames);
 
 }  // namespace framewire

@@ -14,7 +14,7 @@ Why whole runs, not one frame per sample: the runner interleaves methods sample 
 With single-frame samples, work that runs in the background between two samples of a method
 is never timed: PyAV's frame threads decode the next frames ahead while the other methods are
 being measured (PyAV "held" then showed 3 ms/frame for 1080p H.264, faster than ffmpeg's
-whole decode+convert), and framewire's read-ahead decodes frame n+1 into its cache after
+whole decode+convert), and framewire's read-ahead decodes the frames after n after
 replying to n. Inside a timed run such pipelining is legitimate and is counted; only the
 little that spills past a run's end escapes the clock: PyAV's decoded-ahead frames are
 dropped by the next run's seek; framewire's read-ahead of the frames after the run lands on
