@@ -40,7 +40,9 @@ class ClientSegment {
     fd_ = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
     EXPECT_GE(fd_, 0);
     EXPECT_EQ(::ftruncate(fd_, static_cast<off_t>(size)), 0);
-    if (seal) EXPECT_EQ(::fcntl(fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), 0);
+    if (seal) {
+      EXPECT_EQ(::fcntl(fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), 0);
+    }
     std::string header("framewire-shm-1", 16);
     header += token;
     EXPECT_EQ(::pwrite(fd_, header.data(), header.size(), 0), static_cast<ssize_t>(header.size()));
