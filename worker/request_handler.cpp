@@ -496,6 +496,8 @@ class RequestHandler::Impl {
         if (decoded >= read_ahead_.depth() && read_ahead_.othersWaiting()) return true;
         const int64_t n = read_ahead_.nextToDecode(movie_key, index->numFrames(), cached);
         if (n < 0) return false;
+        // Interleaved forward readers of one movie: each window has its own positioned reader.
+        if (reader && !(*reader)->canContinueTo(n)) reader.reset();
         if (!reader) {
           Result<DecoderPool::Lease> checked_out = pool_.checkout(index, n);
           if (!checked_out.ok()) break;

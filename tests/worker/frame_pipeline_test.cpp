@@ -497,5 +497,43 @@ TEST(ReadAheadTest, ForwardReadersGetFramesDecodedAhead) {
   }
 }
 
+// Two clients reading one movie forward at different places, their requests interleaved: the
+// job follows whichever was served last, each with its own positioned reader, and every frame
+// is exact.
+TEST(ReadAheadTest, InterleavedForwardReadersGetExactFrames) {
+  const std::string movie = testing::h264BFramesMovie();
+  const auto& oracle = testing::oracleMd5s(movie);
+  RequestHandlerConfig config;
+  config.roots = {fs::path(movie).parent_path().string()};
+  config.decoder_threads = 2;
+  RequestHandler handler(config);
+  for (int64_t step = 0; step < 10; ++step) {
+    for (const int64_t start : {2, 40}) {
+      const int64_t n = start + step;
+      testing::RequestSpec spec;
+      spec.movie = fs::path(movie).filename().string();
+      spec.frames = {n};
+      spec.format = "native";
+      auto request = testing::buildRequest(spec);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      WorkerReply reply = handler.handle(*testing::requestOf(request), 0, "test");
+      const proto::Reply* header = testing::replyOf(reply);
+      ASSERT_EQ(header->status(), proto::StatusCode::OK);
+      const proto::FrameHeader* frame = header->frames()->Get(0);
+      EXPECT_EQ(frame->index(), n);
+      const std::vector<uint8_t> pixels = testing::packedPixels(reply, *frame);
+      EXPECT_EQ(testing::md5Hex(pixels.data(), pixels.size()), oracle[size_t(n)]) << "frame " << n;
+    }
+  }
+  testing::RequestSpec stats_spec;
+  stats_spec.kind = proto::RequestKind::STATS;
+  auto stats_request = testing::buildRequest(stats_spec);
+  WorkerReply reply = handler.handle(*testing::requestOf(stats_request), 0, "test");
+  auto stats = JsonValue::parse(testing::replyOf(reply)->stats_json()->str());
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GE(stats->get("requests")->get("read_ahead_frames_taken")->asInt(), 8) << "both readers were served ahead";
+  EXPECT_LE(stats->get("movies")->get("open_readers")->asInt(), 3);
+}
+
 }  // namespace
 }  // namespace framewire
