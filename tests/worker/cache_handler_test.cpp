@@ -79,16 +79,7 @@ class CacheHandlerTest : public ::testing::Test {
     const std::vector<uint8_t> p = pixels(reply, i);
     return md5Hex(p.data(), p.size());
   }
-  JsonValue stats() {
-    RequestSpec spec;
-    spec.kind = proto::RequestKind::STATS;
-    WorkerReply reply = call(spec);
-    const proto::Reply* header = replyOf(reply);
-    EXPECT_EQ(header->status(), proto::StatusCode::OK);
-    auto json = JsonValue::parse(header->stats_json() ? header->stats_json()->str() : "");
-    EXPECT_TRUE(json.ok()) << json.status().toString();
-    return json.ok() ? *json : JsonValue::object();
-  }
+  JsonValue stats() { return testing::workerStats(*handler_, "cache-test"); }
   static std::vector<std::string> diskEntries(const std::string& dir) {
     std::vector<std::string> files;
     for (const auto& item : fs::recursive_directory_iterator(dir)) {

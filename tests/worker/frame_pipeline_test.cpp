@@ -8,7 +8,6 @@
 
 #include <gtest/gtest.h>
 
-#include "common/json_value.h"
 #include "tests/support/test_movies.h"
 #include "tests/worker/worker_test_support.h"
 #include "worker/output/frame_buffer_pool.h"
@@ -480,18 +479,13 @@ TEST(ReadAheadTest, ForwardReadersGetFramesDecodedAhead) {
         }
         EXPECT_EQ(frame->cached(), proto::CacheTier::NONE);
       }
-      testing::RequestSpec stats_spec;
-      stats_spec.kind = proto::RequestKind::STATS;
-      auto stats_request = testing::buildRequest(stats_spec);
-      WorkerReply reply = handler.handle(*testing::requestOf(stats_request), 0, "test");
-      auto stats = JsonValue::parse(testing::replyOf(reply)->stats_json()->str());
-      ASSERT_TRUE(stats.ok());
-      const JsonValue& requests = *stats->get("requests");
+      const JsonValue stats = testing::workerStats(handler);
+      const JsonValue& requests = *stats.get("requests");
       EXPECT_EQ(requests.get("read_ahead_frames_taken")->asInt(), 9) << "frames 23..31";
       EXPECT_LE(requests.get("read_ahead_frames")->asInt(), 9 + 6) << "and at most the window after them";
-      EXPECT_EQ(stats->get("movies")->get("open_readers")->asInt(), 1) << "one positioned reader did it all";
+      EXPECT_EQ(stats.get("movies")->get("open_readers")->asInt(), 1) << "one positioned reader did it all";
       if (cache_bytes) {
-        EXPECT_EQ(stats->get("memory")->get("entries")->asInt(), 2) << "only frames 20 and 21 are kept";
+        EXPECT_EQ(stats.get("memory")->get("entries")->asInt(), 2) << "only frames 20 and 21 are kept";
       }
     }
   }
@@ -525,14 +519,9 @@ TEST(ReadAheadTest, InterleavedForwardReadersGetExactFrames) {
       EXPECT_EQ(testing::md5Hex(pixels.data(), pixels.size()), oracle[size_t(n)]) << "frame " << n;
     }
   }
-  testing::RequestSpec stats_spec;
-  stats_spec.kind = proto::RequestKind::STATS;
-  auto stats_request = testing::buildRequest(stats_spec);
-  WorkerReply reply = handler.handle(*testing::requestOf(stats_request), 0, "test");
-  auto stats = JsonValue::parse(testing::replyOf(reply)->stats_json()->str());
-  ASSERT_TRUE(stats.ok());
-  EXPECT_GE(stats->get("requests")->get("read_ahead_frames_taken")->asInt(), 8) << "both readers were served ahead";
-  EXPECT_LE(stats->get("movies")->get("open_readers")->asInt(), 3);
+  const JsonValue stats = testing::workerStats(handler);
+  EXPECT_GE(stats.get("requests")->get("read_ahead_frames_taken")->asInt(), 8) << "both readers were served ahead";
+  EXPECT_LE(stats.get("movies")->get("open_readers")->asInt(), 3);
 }
 
 }  // namespace

@@ -313,14 +313,7 @@ TEST(SharedReplyTest, AStreamPlacesTheSameWayWhateverItsMessages) {
 
 // A real request through the RequestHandler: the frames that went into shared memory are the
 // frames sent in the message without an offer, and a worker told not to use it does not.
-JsonValue sharedMemoryStats(RequestHandler& handler) {
-  testing::RequestSpec spec;
-  spec.kind = proto::RequestKind::STATS;
-  const WorkerReply reply = handler.handle(*testing::requestOf(testing::buildRequest(spec)), 0, "w");
-  auto json = JsonValue::parse(testing::replyOf(reply)->stats_json()->str());
-  EXPECT_TRUE(json.ok());
-  return json.ok() ? *json->get("shared_memory") : JsonValue::object();
-}
+JsonValue sharedMemoryStats(RequestHandler& handler) { return *testing::workerStats(handler).get("shared_memory"); }
 
 // Checks that every frame of `shared` lies in the client's segment, each part in shared memory
 // (none in the message), with the pixels of the same frame of `plain`; returns where each

@@ -216,6 +216,17 @@ const proto::Reply* replyOf(const WorkerReply& reply) {
   return header;
 }
 
+JsonValue workerStats(RequestHandler& handler, const std::string& worker) {
+  RequestSpec spec;
+  spec.kind = proto::RequestKind::STATS;
+  const WorkerReply reply = handler.handle(*requestOf(buildRequest(spec)), 0, worker);
+  const proto::Reply* header = replyOf(reply);
+  EXPECT_EQ(header->status(), proto::StatusCode::OK);
+  auto json = JsonValue::parse(header->stats_json() ? header->stats_json()->str() : "");
+  EXPECT_TRUE(json.ok()) << json.status().toString();
+  return json.ok() ? *json : JsonValue::object();
+}
+
 std::vector<uint8_t> packedPixels(const WorkerReply& reply, const proto::FrameHeader& frame) {
   std::vector<uint8_t> bytes;
   if (!frame.planes()) {

@@ -9,10 +9,12 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "common/json_value.h"
 #include "framewire_generated.h"
 #include "worker/decode/ffmpeg_handles.h"
 #include "worker/output/output_image.h"
 #include "worker/reply_builder.h"
+#include "worker/request_handler.h"
 #include "worker/worker_reply.h"
 
 namespace framewire::testing {
@@ -72,6 +74,10 @@ const proto::Request* requestOf(const flatbuffers::DetachedBuffer& buffer);
 
 // The verified reply header; fails the test (and returns null) when it does not verify.
 const proto::Reply* replyOf(const WorkerReply& reply);
+
+// The handler's STATS, answered as `worker` (an empty object, and a failed test, when the reply
+// does not parse).
+JsonValue workerStats(RequestHandler& handler, const std::string& worker = "test");
 
 // The frame's planes concatenated without row padding (the `-f rawvideo` layout). Checks that
 // every plane lies inside its payload part.

@@ -25,8 +25,9 @@
 //
 // Work and memory are bounded: one background thread; at most a few jobs waiting (more are
 // dropped: read-ahead is a bet, never a backlog), one per movie; a job yields to waiting ones
-// after `depth` frames; at most `depth` frames held per movie and `max_held_bytes` in all
-// (frames of the movie served longest ago go first).
+// after `depth` frames; frames are held only while they lie in the window of one of the
+// movie's recent readers, and `max_held_bytes` in all (frames of the movie served longest ago
+// go first).
 //
 // Thread-safety: every method may be called concurrently; jobs run on the internal thread.
 #pragma once
