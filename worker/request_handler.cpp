@@ -559,11 +559,12 @@ class RequestHandler::Impl {
     json.set("movies", movies);
     JsonValue requests = JsonValue::object();
     requests.set("answered_from_memory_on_socket_thread", JsonValue(answered_from_memory_.load()));
-    requests.set("read_ahead_frames", JsonValue(read_ahead_.framesDecoded()));
-    requests.set("read_ahead_frames_taken", JsonValue(read_ahead_.framesTaken()));
-    requests.set("read_ahead_dropped", JsonValue(read_ahead_.jobsDropped()));
-    requests.set("read_ahead_waits", JsonValue(read_ahead_.waits()));
-    requests.set("read_ahead_waits_cut_short", JsonValue(read_ahead_.waitsCutShort()));
+    const ReadAhead::Counters read_ahead = read_ahead_.counters();
+    requests.set("read_ahead_frames", JsonValue(read_ahead.frames_decoded));
+    requests.set("read_ahead_frames_taken", JsonValue(read_ahead.frames_taken));
+    requests.set("read_ahead_dropped", JsonValue(read_ahead.jobs_dropped));
+    requests.set("read_ahead_waits", JsonValue(read_ahead.waits));
+    requests.set("read_ahead_waits_cut_short", JsonValue(read_ahead.waits_cut_short));
     json.set("requests", requests);
     const SharedSegments::Counters shared = shared_segments_.counters();
     JsonValue shared_json = JsonValue::object();

@@ -265,7 +265,7 @@ uint64_t heldBytesOf(int bytes) {
   ReadAhead read_ahead(3);
   for (int64_t n : {0, 1, 2}) read_ahead.served("m", n);
   read_ahead.put("m", 3, decodedFrameOf(bytes));
-  return read_ahead.heldBytes();
+  return read_ahead.counters().held_bytes;
 }
 
 TEST(ReadAheadTest, NoticesForwardReaders) {
@@ -312,13 +312,13 @@ TEST(ReadAheadTest, JobsDecodeTheWindowAheadOfTheReader) {
   read_ahead.failed("movie a");
   EXPECT_EQ(read_ahead.nextToDecode("movie a", 17, none), 16);
   read_ahead.put("movie a", 16, decodedFrameOf(1000));
-  EXPECT_EQ(read_ahead.framesDecoded(), 3u);
-  EXPECT_EQ(read_ahead.framesTaken(), 1u);
+  EXPECT_EQ(read_ahead.counters().frames_decoded, 3u);
+  EXPECT_EQ(read_ahead.counters().frames_taken, 1u);
 
   // A jump elsewhere: the frames held for the old place go, the job starts at the new one.
-  EXPECT_EQ(read_ahead.heldBytes(), 2 * heldBytesOf(1000));
+  EXPECT_EQ(read_ahead.counters().held_bytes, 2 * heldBytesOf(1000));
   for (int64_t n : {500, 501, 502, 503}) read_ahead.served("movie a", n);
-  EXPECT_EQ(read_ahead.heldBytes(), 0u);
+  EXPECT_EQ(read_ahead.counters().held_bytes, 0u);
   EXPECT_EQ(read_ahead.nextToDecode("movie a", 1000, none), 504);
 }
 
@@ -332,7 +332,7 @@ TEST(ReadAheadTest, HeldFramesStayWithinTheirBytes) {
   read_ahead.put("movie b", read_ahead.nextToDecode("movie b", 100, none), decodedFrameOf(1000));
   EXPECT_EQ(read_ahead.nextToDecode("movie b", 100, none), 4);
   read_ahead.put("movie b", 4, decodedFrameOf(1000));
-  EXPECT_EQ(read_ahead.heldBytes(), 2 * frame_bytes);
+  EXPECT_EQ(read_ahead.counters().held_bytes, 2 * frame_bytes);
   EXPECT_FALSE(read_ahead.take("movie a", 3, std::chrono::milliseconds(0))) << "the movie served longest ago gave way";
   EXPECT_TRUE(read_ahead.take("movie b", 3, std::chrono::milliseconds(0)));
   EXPECT_EQ(read_ahead.nextToDecode("movie b", 100, none), 5);
@@ -387,8 +387,8 @@ TEST(ReadAheadTest, RequestsWaitForTheFrameTheJobDecodes) {
     read_ahead.served("movie a", n);
   }
   releaser.join();
-  EXPECT_GE(read_ahead.waits(), 2u);
-  EXPECT_EQ(read_ahead.waitsCutShort(), 1u) << "only the first wait reached its limit";
+  EXPECT_GE(read_ahead.counters().waits, 2u);
+  EXPECT_EQ(read_ahead.counters().waits_cut_short, 1u) << "only the first wait reached its limit";
   {
     std::lock_guard<std::mutex> lock(mutex);
     release = 1000;  // the job finishes the window and ends
@@ -418,7 +418,7 @@ TEST(ReadAheadTest, BoundsItsJobs) {
       release = false;
       ran.clear();
     }
-    const uint64_t before = read_ahead.jobsRun();
+    const uint64_t before = read_ahead.counters().jobs_run;
     read_ahead.submit(blocker, job(blocker, true));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the blocker runs
     read_ahead.submit(blocker, job("again", false));  // one per movie: not taken
@@ -428,7 +428,7 @@ TEST(ReadAheadTest, BoundsItsJobs) {
       release = true;
     }
     cv.notify_all();
-    for (int tries = 0; tries < 1000 && read_ahead.jobsRun() < before + runs; ++tries) {
+    for (int tries = 0; tries < 1000 && read_ahead.counters().jobs_run < before + runs; ++tries) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     std::lock_guard<std::mutex> lock(mutex);
@@ -439,7 +439,7 @@ TEST(ReadAheadTest, BoundsItsJobs) {
             (std::vector<std::string>{"movie 0", "movie 1", "movie 2", "movie 1"}));
   EXPECT_EQ(runAll("movie 9", {"movie 1", "movie 2", "movie 3", "movie 4", "movie 5", "movie 6"}, nullptr, 5),
             (std::vector<std::string>{"movie 9", "movie 3", "movie 4", "movie 5", "movie 6"}));
-  EXPECT_EQ(read_ahead.jobsDropped(), 2u) << "movies 1 and 2 gave way";
+  EXPECT_EQ(read_ahead.counters().jobs_dropped, 2u) << "movies 1 and 2 gave way";
 }
 
 // Forward single-frame requests: after the first three, each frame was decoded ahead by the

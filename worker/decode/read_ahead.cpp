@@ -59,7 +59,7 @@ bool ReadAhead::served(const std::string& movie, int64_t n) {
       if (oldest == movies_.end() || it->second.last_served_at < oldest->second.last_served_at) oldest = it;
     }
     if (oldest != movies_.end()) {
-      held_bytes_ -= oldest->second.held_bytes;
+      counters_.held_bytes -= oldest->second.held_bytes;
       movies_.erase(oldest);
     }
   }
@@ -106,15 +106,15 @@ UniqueAVFrame ReadAhead::take(const std::string& movie, int64_t n, std::chrono::
            !jobWillDecodeLocked(found->second, n);
   };
   if (!ready()) {
-    ++waits_;
-    if (!progress_.wait_for(lock, limit, ready)) ++waits_cut_short_;
+    ++counters_.waits;
+    if (!progress_.wait_for(lock, limit, ready)) ++counters_.waits_cut_short;
   }
   auto found = movies_.find(movie);
   if (found == movies_.end()) return nullptr;
   auto frame = found->second.held.find(n);
   if (frame == found->second.held.end()) return nullptr;
   UniqueAVFrame taken = dropHeldLocked(&found->second, frame);
-  ++taken_;
+  ++counters_.frames_taken;
   return taken;
 }
 
@@ -126,7 +126,7 @@ void ReadAhead::submit(const std::string& movie, std::function<bool()> job) {
     if (jobs_.size() >= kMaxWaitingJobs) {
       movies_[jobs_.front().movie].job_waiting_or_running = false;  // the newest guess is the better one
       jobs_.pop_front();
-      ++dropped_;
+      ++counters_.jobs_dropped;
     }
     m.job_waiting_or_running = true;
     jobs_.push_back({movie, std::move(job)});
@@ -158,13 +158,13 @@ void ReadAhead::put(const std::string& movie, int64_t n, UniqueAVFrame frame) {
     Movie& m = movies_[movie];
     m.decoding = -1;
     m.decoded_up_to = n;
-    ++decoded_;
+    ++counters_.frames_decoded;
     if (frame && !stopping_) {
       auto older = m.held.find(n);
       if (older != m.held.end()) dropHeldLocked(&m, older);
       m.frame_bytes = pinnedBytes(*frame);
       m.held_bytes += m.frame_bytes;
-      held_bytes_ += m.frame_bytes;
+      counters_.held_bytes += m.frame_bytes;
       m.held[n] = std::move(frame);
       trimLocked();
     }
@@ -185,14 +185,14 @@ UniqueAVFrame ReadAhead::dropHeldLocked(Movie* movie, std::map<int64_t, UniqueAV
   UniqueAVFrame dropped = std::move(frame->second);
   const uint64_t bytes = pinnedBytes(*dropped);
   movie->held_bytes -= bytes;
-  held_bytes_ -= bytes;
+  counters_.held_bytes -= bytes;
   movie->held.erase(frame);
   return dropped;
 }
 
 void ReadAhead::trimLocked() {
   // The frames of the movie served longest ago go first, the farthest ahead of them first.
-  while (held_bytes_ > max_held_bytes_) {
+  while (counters_.held_bytes > max_held_bytes_) {
     Movie* oldest = nullptr;
     for (auto& [name, m] : movies_) {
       if (!m.held.empty() && (!oldest || m.last_served_at < oldest->last_served_at)) oldest = &m;
@@ -217,7 +217,7 @@ void ReadAhead::loop() {
     lock.unlock();
     const bool again = job.run();  // never throws: the handler's job catches everything
     lock.lock();
-    ++run_;
+    ++counters_.jobs_run;
     if (again && !stopping_) {
       jobs_.push_back(std::move(job));  // after the jobs it made way for
     } else {
@@ -229,39 +229,9 @@ void ReadAhead::loop() {
   }
 }
 
-uint64_t ReadAhead::framesDecoded() const {
+ReadAhead::Counters ReadAhead::counters() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return decoded_;
-}
-
-uint64_t ReadAhead::framesTaken() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return taken_;
-}
-
-uint64_t ReadAhead::jobsRun() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return run_;
-}
-
-uint64_t ReadAhead::jobsDropped() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return dropped_;
-}
-
-uint64_t ReadAhead::waits() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return waits_;
-}
-
-uint64_t ReadAhead::waitsCutShort() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return waits_cut_short_;
-}
-
-uint64_t ReadAhead::heldBytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return held_bytes_;
+  return counters_;
 }
 
 }  // namespace framewire

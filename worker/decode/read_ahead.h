@@ -94,13 +94,16 @@ class ReadAhead {
   bool othersWaiting() const;
   int depth() const { return depth_; }
 
-  uint64_t framesDecoded() const;   // frames jobs decoded ahead
-  uint64_t framesTaken() const;     // of them, frames requests took
-  uint64_t jobsRun() const;
-  uint64_t jobsDropped() const;
-  uint64_t waits() const;           // takes that waited for the job
-  uint64_t waitsCutShort() const;   // of them, those the limit ended
-  uint64_t heldBytes() const;
+  struct Counters {
+    uint64_t frames_decoded = 0;   // by jobs, ahead
+    uint64_t frames_taken = 0;     // of them, the frames requests took
+    uint64_t jobs_run = 0;         // job runs (a job that made way runs again)
+    uint64_t jobs_dropped = 0;     // pushed out of the queue before they ran
+    uint64_t waits = 0;            // takes that waited for the job
+    uint64_t waits_cut_short = 0;  // of them, those the limit ended
+    uint64_t held_bytes = 0;       // what the held frames pin now
+  };
+  Counters counters() const;
 
  private:
   struct Movie {
@@ -141,13 +144,7 @@ class ReadAhead {
   std::deque<Job> jobs_;
   bool stopping_ = false;
   uint64_t served_counter_ = 0;
-  uint64_t held_bytes_ = 0;
-  uint64_t decoded_ = 0;
-  uint64_t taken_ = 0;
-  uint64_t run_ = 0;
-  uint64_t dropped_ = 0;
-  uint64_t waits_ = 0;
-  uint64_t waits_cut_short_ = 0;
+  Counters counters_;
   std::thread thread_;
 };
 
