@@ -165,6 +165,7 @@ TEST(FrameCacheTest, ADroppedClaimWakesWaitersToTryAgain) {
   EXPECT_EQ(cache.wait(waiter.pending), nullptr);
   fail.join();
   EXPECT_EQ(cache.stats().abandoned, 1u);
+  EXPECT_EQ(cache.stats().withdrawn, 0u);
   FrameCache::Acquired retry = cache.acquire(key(3));
   EXPECT_TRUE(retry.claim);  // the waiter may now produce it itself
   {
@@ -172,6 +173,15 @@ TEST(FrameCacheTest, ADroppedClaimWakesWaitersToTryAgain) {
     ASSERT_TRUE(destroyed.claim);
   }  // a claim that goes out of scope is dropped too
   EXPECT_TRUE(cache.acquire(key(4)).claim);
+  // A producer that keeps its frame to itself withdraws: waiters try again, nothing failed.
+  const uint64_t abandoned = cache.stats().abandoned;
+  FrameCache::Acquired keeper = cache.acquire(key(5));
+  FrameCache::Acquired other = cache.acquire(key(5));
+  ASSERT_NE(other.pending, nullptr);
+  keeper.claim.withdraw();
+  EXPECT_EQ(cache.wait(other.pending), nullptr);
+  EXPECT_EQ(cache.stats().withdrawn, 1u);
+  EXPECT_EQ(cache.stats().abandoned, abandoned);
 }
 
 }  // namespace

@@ -158,6 +158,9 @@ TEST(FrameStoreTest, OnlyFramesNoTierKeepsMayBeBorrowed) {
     admission.max_bytes = 2 * 64 * 48;  // two fake frames
     ASSERT_TRUE(store->produce("p\n", {1, 2, 3, 4}, false, decoder.fn(), nullptr, admission).ok());
     EXPECT_EQ(decoder.mayBorrow(), (std::vector<bool>{false, false, true, true}));
+    const JsonValue* memory = store->statsJson().get("memory");
+    EXPECT_EQ(memory->get("withdrawn_fills")->asInt(), 2) << "the borrowed frames";
+    EXPECT_EQ(memory->get("abandoned_fills")->asInt(), 0) << "no decode failed";
     auto again = store->produce("p\n", {1, 2, 3, 4}, false, decoder.fn());
     EXPECT_EQ(tiersOf(*again), (std::vector<proto::CacheTier>{kMemory, kMemory, kNone, kNone}));
     ASSERT_EQ(decoder.mayBorrow().size(), 6u);

@@ -78,6 +78,13 @@ void FrameCache::Claim::drop() {
   cache->finishFlight(key_, flight_, nullptr, Keep::kNo);
 }
 
+void FrameCache::Claim::withdraw() {
+  if (!cache_) return;
+  FrameCache* cache = cache_;
+  cache_ = nullptr;
+  cache->finishFlight(key_, flight_, nullptr, Keep::kNo, /*failed=*/false);
+}
+
 // ---- FrameCache -------------------------------------------------------------------------------
 
 FrameCache::FrameCache(uint64_t capacity_bytes) : capacity_(capacity_bytes) {
@@ -173,13 +180,15 @@ void FrameCache::insertLocked(const std::string& key, CachedFramePtr frame, Keep
 }
 
 void FrameCache::finishFlight(const std::string& key, const std::shared_ptr<Flight>& flight,
-                              CachedFramePtr frame, Keep keep) {
+                              CachedFramePtr frame, Keep keep, bool failed) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (frame) {
       insertLocked(key, frame, keep);
-    } else {
+    } else if (failed) {
       ++stats_.abandoned;
+    } else {
+      ++stats_.withdrawn;
     }
     auto found = flights_.find(key);
     if (found != flights_.end() && found->second == flight) flights_.erase(found);

@@ -65,6 +65,7 @@ struct FrameCacheStats {
   uint64_t rejected = 0;       // frames too large for the whole capacity (not kept)
   uint64_t waits = 0;          // lookups that waited for another request producing the frame
   uint64_t abandoned = 0;      // claims dropped without a frame (the producer failed)
+  uint64_t withdrawn = 0;      // claims ended without a frame for others (Claim::withdraw)
 };
 
 enum class Keep { kYes, kNo };
@@ -84,8 +85,11 @@ class FrameCache {
 
     // Keeps `frame` as `keep` says (when it fits) and hands it to every waiter. Ends the claim.
     void fulfil(CachedFramePtr frame, Keep keep = Keep::kYes);
-    // Gives up (waiters get null and try again). Ends the claim.
+    // Gives up: the producer failed (waiters get null and try again). Ends the claim.
     void drop();
+    // Ends the claim without a frame for anyone else: the producer wrote it only where its own
+    // request needs it (a borrowed output). Waiters get null and produce it themselves.
+    void withdraw();
 
    private:
     friend class FrameCache;
@@ -140,7 +144,9 @@ class FrameCache {
   CachedFramePtr findLocked(const std::string& key);
   void insertLocked(const std::string& key, CachedFramePtr frame, Keep keep);
   void eraseLocked(Lru::iterator entry);
-  void finishFlight(const std::string& key, const std::shared_ptr<Flight>& flight, CachedFramePtr frame, Keep keep);
+  // A null `frame` counts as abandoned when the producer `failed`, else as withdrawn.
+  void finishFlight(const std::string& key, const std::shared_ptr<Flight>& flight, CachedFramePtr frame, Keep keep,
+                    bool failed = true);
 
   const uint64_t capacity_;
   mutable std::mutex mutex_;

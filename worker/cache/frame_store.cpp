@@ -46,6 +46,7 @@ JsonValue memoryJson(const FrameCacheStats& s) {
   j.set("rejected", JsonValue(s.rejected));
   j.set("single_flight_waits", JsonValue(s.waits));
   j.set("abandoned_fills", JsonValue(s.abandoned));
+  j.set("withdrawn_fills", JsonValue(s.withdrawn));
   return j;
 }
 
@@ -210,7 +211,10 @@ Result<FrameOutput> FrameStore::fill(const std::string& key, int64_t frame, Fram
   const bool may_borrow = !disk_ && (!caching() || *admitted >= admission.max_bytes);
   FW_ASSIGN_OR_RETURN(FrameOutput out, decode(frame, may_borrow));  // on error the claim is dropped
   out.cached = proto::CacheTier::NONE;
-  if (out.borrowed) return out;  // the claim is dropped: its waiters decode the frame themselves
+  if (out.borrowed) {
+    claim.withdraw();  // its waiters decode the frame themselves
+    return out;
+  }
   if (!caching()) {
     claim.fulfil(cachedOf(out));  // waiters still share it
     return out;
