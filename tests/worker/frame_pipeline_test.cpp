@@ -340,6 +340,23 @@ TEST(ReadAheadTest, HeldFramesStayWithinTheirBytes) {
   EXPECT_EQ(read_ahead.nextToDecode("movie b", 100, none), -1) << "no room for another frame";
 }
 
+// Frames of a reader that went away are let go after the hold time.
+TEST(ReadAheadTest, LetsGoOfFramesNobodyCameBackFor) {
+  ReadAhead read_ahead(3, ReadAhead::kDefaultMaxHeldBytes, std::chrono::milliseconds(50));
+  for (int64_t n : {0, 1, 2}) read_ahead.served("movie a", n);
+  read_ahead.put("movie a", 3, decodedFrameOf(1000));
+  read_ahead.put("movie a", 4, decodedFrameOf(1000));
+  EXPECT_TRUE(read_ahead.take("movie a", 3, std::chrono::milliseconds(0))) << "held while the reader is there";
+  EXPECT_GT(read_ahead.counters().held_bytes, 0u);
+  for (int tries = 0; tries < 200 && read_ahead.counters().held_bytes > 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(read_ahead.counters().held_bytes, 0u);
+  EXPECT_FALSE(read_ahead.take("movie a", 4, std::chrono::milliseconds(0)));
+  EXPECT_EQ(read_ahead.nextToDecode("movie a", 100, [](int64_t) { return false; }), 3)
+      << "should the reader come back, its window is decoded again";
+}
+
 // A request for a frame the job is about to decode waits for it; for other frames, or with no
 // job at work, it does not wait.
 TEST(ReadAheadTest, RequestsWaitForTheFrameTheJobDecodes) {

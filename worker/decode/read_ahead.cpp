@@ -22,8 +22,8 @@ uint64_t pinnedBytes(const AVFrame& frame) {
 
 }  // namespace
 
-ReadAhead::ReadAhead(int depth, uint64_t max_held_bytes)
-    : depth_(depth), max_held_bytes_(max_held_bytes), thread_([this] { loop(); }) {}
+ReadAhead::ReadAhead(int depth, uint64_t max_held_bytes, std::chrono::milliseconds held_for)
+    : depth_(depth), max_held_bytes_(max_held_bytes), held_for_(held_for), thread_([this] { loop(); }) {}
 
 ReadAhead::~ReadAhead() {
   {
@@ -70,6 +70,7 @@ bool ReadAhead::served(const std::string& movie, int64_t n) {
   recent.push_back(n);
   if (recent.size() > kRecentPerMovie) recent.pop_front();
   m.last_served_at = ++served_counter_;
+  m.last_served_time = std::chrono::steady_clock::now();
   // Frames no reader of the movie will ask for any more: outside every recent reader's window.
   for (auto it = m.held.begin(); it != m.held.end();) {
     const int64_t f = it->first;
@@ -202,6 +203,15 @@ void ReadAhead::trimLocked() {
   }
 }
 
+void ReadAhead::dropStaleLocked() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [name, m] : movies_) {
+    if (m.job_waiting_or_running || m.held.empty() || now - m.last_served_time < held_for_) continue;
+    while (!m.held.empty()) dropHeldLocked(&m, m.held.begin());
+    m.decoded_up_to = -1;  // should the reader come back, the next job decodes its window again
+  }
+}
+
 bool ReadAhead::othersWaiting() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return !jobs_.empty();
@@ -210,8 +220,11 @@ bool ReadAhead::othersWaiting() const {
 void ReadAhead::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    // Wakes at least every held_for_ to let go of frames nobody came back for.
+    wake_.wait_for(lock, held_for_, [this] { return stopping_ || !jobs_.empty(); });
     if (stopping_) return;
+    dropStaleLocked();
+    if (jobs_.empty()) continue;
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
     lock.unlock();

@@ -26,8 +26,9 @@
 // Work and memory are bounded: one background thread; at most a few jobs waiting (more are
 // dropped: read-ahead is a bet, never a backlog), one per movie; a job yields to waiting ones
 // after `depth` frames; frames are held only while they lie in the window of one of the
-// movie's recent readers, and `max_held_bytes` in all (frames of the movie served longest ago
-// go first).
+// movie's recent readers, `max_held_bytes` in all (frames of the movie served longest ago go
+// first), and for at most `held_for` after the movie was last served (a reader that went
+// away leaves nothing behind for long).
 //
 // Thread-safety: every method may be called concurrently; jobs run on the internal thread.
 #pragma once
@@ -50,13 +51,15 @@ namespace framewire {
 class ReadAhead {
  public:
   // `depth`: frames decoded ahead of a forward reader (0 disables read-ahead).
-  explicit ReadAhead(int depth = kDefaultDepth, uint64_t max_held_bytes = kDefaultMaxHeldBytes);
+  explicit ReadAhead(int depth = kDefaultDepth, uint64_t max_held_bytes = kDefaultMaxHeldBytes,
+                     std::chrono::milliseconds held_for = kDefaultHeldFor);
   ~ReadAhead();  // drops waiting jobs, waits for the running one
   ReadAhead(const ReadAhead&) = delete;
   ReadAhead& operator=(const ReadAhead&) = delete;
 
   static constexpr int kDefaultDepth = 6;
   static constexpr uint64_t kDefaultMaxHeldBytes = uint64_t(256) << 20;
+  static constexpr std::chrono::milliseconds kDefaultHeldFor{5000};
 
   // --- The request side. `movie` names a movie's version (path and signature).
 
@@ -109,6 +112,7 @@ class ReadAhead {
   struct Movie {
     std::deque<int64_t> recent;           // the last frames served, oldest first
     uint64_t last_served_at = 0;          // served_counter_ when a frame was last served
+    std::chrono::steady_clock::time_point last_served_time;
     std::map<int64_t, UniqueAVFrame> held;  // decoded ahead, not taken yet
     uint64_t held_bytes = 0;
     uint64_t frame_bytes = 0;             // what the last decoded frame pins
@@ -118,6 +122,8 @@ class ReadAhead {
   };
 
   void loop();
+  // Drops the frames of movies not served for `held_for_` (and no job at work for them).
+  void dropStaleLocked();
   bool continuesLocked(const Movie& movie, int64_t n) const;
   // Where the job stands: frames after it come out of its reader without a seek.
   int64_t positionLocked(const Movie& movie) const;
@@ -133,6 +139,7 @@ class ReadAhead {
 
   const int depth_;
   const uint64_t max_held_bytes_;
+  const std::chrono::milliseconds held_for_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;      // the job thread: a job to run, or stop
   std::condition_variable progress_;  // takers: a frame was put, a job failed or ended
