@@ -322,6 +322,8 @@ TEST(ReadAheadTest, JobsDecodeTheWindowAheadOfTheReader) {
   EXPECT_EQ(read_ahead.nextToDecode("movie a", 1000, none), 504);
 }
 
+// Two forward readers share the bytes: jobs decode no further while the held frames fill them,
+// and no held frame is pushed out for another (it would only be decoded again).
 TEST(ReadAheadTest, HeldFramesStayWithinTheirBytes) {
   const uint64_t frame_bytes = heldBytesOf(1000);
   ReadAhead read_ahead(4, frame_bytes * 5 / 2);
@@ -330,14 +332,14 @@ TEST(ReadAheadTest, HeldFramesStayWithinTheirBytes) {
   for (int64_t n : {0, 1, 2}) read_ahead.served("movie b", n);
   read_ahead.put("movie a", read_ahead.nextToDecode("movie a", 100, none), decodedFrameOf(1000));
   read_ahead.put("movie b", read_ahead.nextToDecode("movie b", 100, none), decodedFrameOf(1000));
-  EXPECT_EQ(read_ahead.nextToDecode("movie b", 100, none), 4);
-  read_ahead.put("movie b", 4, decodedFrameOf(1000));
   EXPECT_EQ(read_ahead.counters().held_bytes, 2 * frame_bytes);
-  EXPECT_FALSE(read_ahead.take("movie a", 3, std::chrono::milliseconds(0))) << "the movie served longest ago gave way";
-  EXPECT_TRUE(read_ahead.take("movie b", 3, std::chrono::milliseconds(0)));
-  EXPECT_EQ(read_ahead.nextToDecode("movie b", 100, none), 5);
-  read_ahead.put("movie b", 5, decodedFrameOf(1000));
-  EXPECT_EQ(read_ahead.nextToDecode("movie b", 100, none), -1) << "no room for another frame";
+  EXPECT_EQ(read_ahead.nextToDecode("movie a", 100, none), -1) << "no room for a third frame";
+  EXPECT_EQ(read_ahead.nextToDecode("movie b", 100, none), -1);
+  EXPECT_TRUE(read_ahead.take("movie a", 3, std::chrono::milliseconds(0)));
+  EXPECT_EQ(read_ahead.nextToDecode("movie b", 100, none), 4) << "room again";
+  read_ahead.put("movie b", 4, decodedFrameOf(1000));
+  EXPECT_TRUE(read_ahead.take("movie b", 3, std::chrono::milliseconds(0))) << "nothing was pushed out";
+  EXPECT_TRUE(read_ahead.take("movie b", 4, std::chrono::milliseconds(0)));
 }
 
 // Frames of a reader that went away are let go after the hold time.

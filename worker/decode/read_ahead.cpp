@@ -145,8 +145,9 @@ int64_t ReadAhead::nextToDecode(const std::string& movie, int64_t end, const std
   const int64_t stop = std::min(last + depth_, end - 1);
   for (int64_t f = positionLocked(m) + 1; f <= stop; ++f) {
     if (m.held.count(f) > 0 || present(f)) continue;
-    // Other movies' frames make room (trimLocked), but one movie alone stays within the bound.
-    if (m.held_bytes + m.frame_bytes > max_held_bytes_) return -1;
+    // Held frames leave only as they are taken, passed or forgotten, never to make room: a
+    // frame pushed out for another movie's would be decoded again, and push out another.
+    if (counters_.held_bytes + m.frame_bytes > max_held_bytes_) return -1;
     m.decoding = f;
     return f;
   }
@@ -167,7 +168,6 @@ void ReadAhead::put(const std::string& movie, int64_t n, UniqueAVFrame frame) {
       m.held_bytes += m.frame_bytes;
       counters_.held_bytes += m.frame_bytes;
       m.held[n] = std::move(frame);
-      trimLocked();
     }
   }
   progress_.notify_all();
@@ -189,18 +189,6 @@ UniqueAVFrame ReadAhead::dropHeldLocked(Movie* movie, std::map<int64_t, UniqueAV
   counters_.held_bytes -= bytes;
   movie->held.erase(frame);
   return dropped;
-}
-
-void ReadAhead::trimLocked() {
-  // The frames of the movie served longest ago go first, the farthest ahead of them first.
-  while (counters_.held_bytes > max_held_bytes_) {
-    Movie* oldest = nullptr;
-    for (auto& [name, m] : movies_) {
-      if (!m.held.empty() && (!oldest || m.last_served_at < oldest->last_served_at)) oldest = &m;
-    }
-    if (!oldest) return;
-    dropHeldLocked(oldest, std::prev(oldest->held.end()));
-  }
 }
 
 void ReadAhead::dropStaleLocked() {

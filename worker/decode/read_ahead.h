@@ -26,9 +26,10 @@
 // Work and memory are bounded: one background thread; at most a few jobs waiting (more are
 // dropped: read-ahead is a bet, never a backlog), one per movie; a job yields to waiting ones
 // after `depth` frames; frames are held only while they lie in the window of one of the
-// movie's recent readers, `max_held_bytes` in all (frames of the movie served longest ago go
-// first), and for at most `held_for` after the movie was last served (a reader that went
-// away leaves nothing behind for long).
+// movie's recent readers, for at most `held_for` after the movie was last served (a reader
+// that went away leaves nothing behind for long), and `max_held_bytes` in all: jobs decode
+// no further while the held frames fill it (by one frame at most: a movie's frame size is
+// known once its first frame is decoded).
 //
 // Thread-safety: every method may be called concurrently; jobs run on the internal thread.
 #pragma once
@@ -85,7 +86,8 @@ class ReadAhead {
   // The frame the job for `movie` should decode next: the first of the window after the frame
   // served last that is below `end`, not held, not `present` elsewhere (a finished output in a
   // cache) and not behind the job's own position (its reader only goes forward). -1 when
-  // there is none, or the movie holds its share. Marks the frame as being decoded.
+  // there is none, or when the held frames fill max_held_bytes. Marks the frame as being
+  // decoded.
   int64_t nextToDecode(const std::string& movie, int64_t end, const std::function<bool(int64_t)>& present);
 
   // Hands frame n (the one nextToDecode gave) to the requests: held until one takes it.
@@ -131,7 +133,6 @@ class ReadAhead {
   bool jobWillDecodeLocked(const Movie& movie, int64_t n) const;
   // Takes the frame out of `movie`'s held frames.
   UniqueAVFrame dropHeldLocked(Movie* movie, std::map<int64_t, UniqueAVFrame>::iterator frame);
-  void trimLocked();  // down to max_held_bytes_
 
   static constexpr size_t kRecentPerMovie = 4;  // interleaved forward readers of one movie
   static constexpr size_t kMaxMovies = 256;     // movies remembered
