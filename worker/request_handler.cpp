@@ -162,7 +162,9 @@ class RequestHandler::Impl {
       reserveConvertedFrames(shared.get(), *spec, *index, order);
       WorkerReply reply = buildFramesReply(context, *spec, *outputs, order, {}, shared.get());
       shared_segments_.account(*shared);
-      if (wanted.size() == 1) maybeReadAhead(index, prefix, wanted.front());
+      if (wanted.size() == 1) {
+        maybeReadAhead(index, movieVersionKey(index->path(), index->signature()), prefix, wanted.front());
+      }
       return reply;
     } catch (...) {
       return std::nullopt;  // handle() will answer it, with a proper status if it fails again
@@ -471,16 +473,17 @@ class RequestHandler::Impl {
       prefetcher.reset();
       converter.reset();
       reader.reset();
-      maybeReadAhead(index, prefix, wanted.front());
+      maybeReadAhead(index, movie_key, prefix, wanted.front());
     }
     return reply;
   }
 
   // Records a single-frame request for frame n; a forward reader (frame n after n-1 and n-2)
-  // gets the next frames decoded in the background (worker/decode/read_ahead.h). `prefix`: of
-  // the request's cache keys ("" without a cache): frames already in the cache are not decoded.
-  void maybeReadAhead(const std::shared_ptr<const MovieIndex>& index, const std::string& prefix, int64_t n) {
-    const std::string movie_key = movieVersionKey(index->path(), index->signature());
+  // gets the next frames decoded in the background (worker/decode/read_ahead.h). `movie_key`:
+  // movieVersionKey() of the index's movie; `prefix`: of the request's cache keys ("" without
+  // a cache): frames already in the cache are not decoded.
+  void maybeReadAhead(const std::shared_ptr<const MovieIndex>& index, const std::string& movie_key,
+                      const std::string& prefix, int64_t n) {
     if (!read_ahead_.served(movie_key, n)) return;
     read_ahead_.submit(movie_key, [this, index, movie_key, prefix] { return readAhead(index, movie_key, prefix); });
   }

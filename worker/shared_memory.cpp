@@ -146,13 +146,8 @@ std::vector<proto::SharedPart> SharedPlacement::place(size_t frame, const std::v
     }
     if (!fits) return places;  // reserved for another size: this frame goes in the message
     if (placed.written) return placed.places;
-    placed.written = true;
+    markWrittenLocked(&placed);
     places = placed.places;
-    for (const proto::SharedPart& place : places) {
-      if (place.size() == 0) continue;
-      ++parts_placed_;
-      bytes_placed_ += place.size();
-    }
   }
   // The copies, outside the lock: each part has its own bytes, and another frame's copy may run.
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -180,13 +175,19 @@ void SharedPlacement::writtenInPlace(size_t frame) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto known = placed_.find(frame);
   if (known == placed_.end() || known->second.written) return;
-  known->second.written = true;
-  for (const proto::SharedPart& place : known->second.places) {
+  parts_written_in_place_ += markWrittenLocked(&known->second);
+}
+
+uint64_t SharedPlacement::markWrittenLocked(Placed* placed) {
+  placed->written = true;
+  uint64_t parts = 0;
+  for (const proto::SharedPart& place : placed->places) {
     if (place.size() == 0) continue;
-    ++parts_placed_;
-    ++parts_written_in_place_;
+    ++parts;
     bytes_placed_ += place.size();
   }
+  parts_placed_ += parts;
+  return parts;
 }
 
 uint64_t SharedPlacement::partsPlaced() const {

@@ -110,6 +110,8 @@ class SharedPlacement {
 
   // First-fit places for parts of `sizes`, each taking `slack` bytes more room (mutex_ held).
   std::vector<proto::SharedPart> assign(const std::vector<uint64_t>& sizes, uint64_t slack = 0);
+  // Marks the frame's bytes as in the segment and counts its parts; returns how many (mutex_ held).
+  uint64_t markWrittenLocked(Placed* placed);
 
   std::shared_ptr<SharedSegment> segment_;
   mutable std::mutex mutex_;

@@ -71,18 +71,15 @@ void FrameCache::Claim::fulfil(CachedFramePtr frame, Keep keep) {
   cache->finishFlight(key_, flight_, std::move(frame), keep);
 }
 
-void FrameCache::Claim::drop() {
-  if (!cache_) return;
-  FrameCache* cache = cache_;
-  cache_ = nullptr;
-  cache->finishFlight(key_, flight_, nullptr, Keep::kNo);
-}
+void FrameCache::Claim::drop() { endWithoutFrame(/*failed=*/true); }
 
-void FrameCache::Claim::withdraw() {
+void FrameCache::Claim::withdraw() { endWithoutFrame(/*failed=*/false); }
+
+void FrameCache::Claim::endWithoutFrame(bool failed) {
   if (!cache_) return;
   FrameCache* cache = cache_;
   cache_ = nullptr;
-  cache->finishFlight(key_, flight_, nullptr, Keep::kNo, /*failed=*/false);
+  cache->finishFlight(key_, flight_, nullptr, Keep::kNo, failed);
 }
 
 // ---- FrameCache -------------------------------------------------------------------------------

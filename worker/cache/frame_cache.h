@@ -94,6 +94,7 @@ class FrameCache {
    private:
     friend class FrameCache;
     Claim(FrameCache* cache, std::string key, std::shared_ptr<Flight> flight);
+    void endWithoutFrame(bool failed);
     FrameCache* cache_ = nullptr;
     std::string key_;
     std::shared_ptr<Flight> flight_;
