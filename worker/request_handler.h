@@ -50,7 +50,7 @@ struct RequestHandlerConfig {
   size_t max_open_movies = 8;      // open demuxer+decoder sets kept per worker process (LRU)
   size_t max_movie_infos = 1024;   // movie metadata + index entries kept (LRU)
   int read_ahead_frames = 6;       // frames decoded ahead of a forward reader (worker/decode/read_ahead.h); 0: off
-  int decoder_threads = 0;         // FFmpeg decoder threads per decoder; 0 = one per core
+  int decoder_threads = 0;         // FFmpeg decoder threads per decoder; 0 = FFmpeg's choice (one per core plus one)
   int convert_threads = 0;         // swscale threads; 0 = one per core
   uint64_t max_reply_bytes = uint64_t(1) << 30;  // FRAMES replies larger than this are refused
   size_t max_frames_per_request = 10000;          // FRAMES entries (indices + times) per request

@@ -25,7 +25,7 @@ void addWorkerFlags(ArgParser& args, WorkerFlags* flags) {
   args.flag("--no-shared-memory",
             "always send frames through the socket, even to a client on this host that offers shared memory",
             &flags->no_shared_memory);
-  args.option("--decoder-threads", "N", "FFmpeg threads per decoder, default 0 = one per core", &flags->decoder_threads);
+  args.option("--decoder-threads", "N", "FFmpeg threads per decoder, default 0 = FFmpeg's choice (one per core plus one)", &flags->decoder_threads);
   args.option("--convert-threads", "N", "swscale threads per conversion, default 0 = one per core",
               &flags->convert_threads);
   args.option("--max-movie-infos", "N", "movie indexes kept in memory (LRU), default 1024", &flags->max_movie_infos);

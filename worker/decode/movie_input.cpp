@@ -1,21 +1,12 @@
 #include "worker/decode/movie_input.h"
 
 #include <algorithm>
-#include <thread>
 
 extern "C" {
 #include <libavcodec/codec_desc.h>
 }
 
 namespace framewire {
-
-int resolveThreadCount(int threads) {
-  if (threads > 0) return threads;
-  // FFmpeg's own "auto" stops at 16 too: more threads per decoder buy little and each
-  // frame thread holds a whole decoding context.
-  constexpr unsigned kMaxAutoThreads = 16;
-  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, kMaxAutoThreads));
-}
 
 bool isIntraOnly(AVCodecID codec) {
   const AVCodecDescriptor* descriptor = avcodec_descriptor_get(codec);
@@ -102,7 +93,7 @@ Result<UniqueAVCodecContext> openVideoDecoder(const AVStream* stream, int thread
   }
   // What the ffmpeg command line does too; some decoders derive timestamps from it.
   context->pkt_timebase = stream->time_base;
-  context->thread_count = resolveThreadCount(threads);
+  context->thread_count = std::max(threads, 0);  // 0: FFmpeg's own choice (see the header)
   if (isIntraOnly(stream->codecpar->codec_id)) {
     context->thread_type = FF_THREAD_SLICE;
   } else {

@@ -51,7 +51,7 @@ struct ReaderCounters {
 
 class MovieReader {
  public:
-  // Opens the movie the index describes. `threads`: decoder threads, 0 = one per core.
+  // Opens the movie the index describes. `threads`: decoder threads, 0 = FFmpeg's choice.
   static Result<std::unique_ptr<MovieReader>> open(std::shared_ptr<const MovieIndex> index,
                                                    int threads);
   ~MovieReader();

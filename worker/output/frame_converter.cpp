@@ -10,7 +10,6 @@
 
 #include "worker/output/deep_yuv_to_rgb.h"
 #include "worker/output/frame_buffer_pool.h"
-#include "worker/decode/movie_input.h"
 
 extern "C" {
 #include <libavutil/common.h>
@@ -42,9 +41,16 @@ UniqueAVBufferRef borrowedBuffer(uint8_t* data, size_t size, std::shared_ptr<con
   return UniqueAVBufferRef(buffer);
 }
 
+// The swscale threads `threads` stands for: itself, or 0 = one per core (at most 16: more buy
+// nothing for one picture).
+int swscaleThreads(int threads) {
+  if (threads > 0) return threads;
+  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 16u));
+}
+
 }  // namespace
 
-FrameConverter::FrameConverter(int threads) : threads_(resolveThreadCount(threads)) {}
+FrameConverter::FrameConverter(int threads) : threads_(swscaleThreads(threads)) {}
 
 FrameConverter::~FrameConverter() = default;
 
