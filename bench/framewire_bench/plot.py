@@ -17,6 +17,7 @@ COLORS = {
     "framewire-dist": "#9467bd", "framewire-dist-again": "#c5b0d5",
     "pyav-held": "#1f77b4", "pyav-open": "#17becf", "opencv": "#2ca02c",
     "ffmpeg-ss": "#8c564b", "floor-zmq": "#7f7f7f", "floor-ffmpeg-decode": "#bcbd22",
+    "floor-ffmpeg-decode-auto": "#dbdb8d",
 }
 
 

@@ -3,9 +3,11 @@
 ``FFmpegPerFrame``: ``ffmpeg -ss T -i M -frames:v 1 -f rawvideo -pix_fmt rgb24 -`` per frame,
 what a shell script does, T = frame n's time (see seek_time).
 
-``FFmpegDecodeFloor``: ``ffmpeg -threads 2 [-ss T] -i M -frames:v K -pix_fmt rgb24 -f null -``
+``FFmpegDecodeFloor``: ``ffmpeg [-threads N] [-ss T] -i M -frames:v K -pix_fmt rgb24 -f null -``
 over the same K consecutive frames as a batch request or a sequential run: how fast this
-machine can decode and convert, with both cores, with no transport at all. Its sample time is
+machine can decode and convert, with both cores, with no transport at all. Two settings:
+``-threads 2`` (the issue's floor for batches) and FFmpeg's own thread count (no ``-threads``:
+one per core plus one), which framewire's decoders use too and which decodes faster here. Its sample time is
 ffmpeg's own ``-benchmark`` ``rtime`` (the decode+convert loop; process start, probing and the
 input seek happen before ffmpeg starts that clock, and counting them would flatter a server),
 the wall time is kept in the sample's meta. Batches and sequential runs start at keyframes, so
@@ -72,21 +74,27 @@ _RTIME = re.compile(r"bench: utime=([\d.]+)s stime=([\d.]+)s rtime=([\d.]+)s")
 
 
 class FFmpegDecodeFloor(Method):
-    name = "floor-ffmpeg-decode"
-    label = "floor: ffmpeg -threads 2 decode+rgb24, -f null"
     returns_frames = False
 
-    def __init__(self, movie: Movie, threads: int = 2):
+    def __init__(self, movie: Movie, threads: Optional[int] = 2):
+        """``threads``: ffmpeg's ``-threads``; None leaves FFmpeg's own choice."""
         super().__init__()
         self.movie = movie
         self.threads = threads
+        if threads is None:
+            self.name = "floor-ffmpeg-decode-auto"
+            self.label = "floor: ffmpeg (default threads) decode+rgb24, -f null"
+        else:
+            self.name = "floor-ffmpeg-decode"
+            self.label = f"floor: ffmpeg -threads {threads} decode+rgb24, -f null"
 
     def fetch(self, frames: Sequence[int]) -> None:
         first, count = min(frames), len(frames)
         if sorted(frames) != list(range(first, first + count)):
             raise ValueError("the decode floor takes consecutive frames")
-        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-benchmark",
-               "-threads", str(self.threads)]
+        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-benchmark"]
+        if self.threads is not None:
+            cmd += ["-threads", str(self.threads)]
         t = seek_time(self.movie, first)
         if t is not None:
             cmd += ["-ss", t]
@@ -107,4 +115,5 @@ class FFmpegDecodeFloor(Method):
         return None
 
     def describe(self) -> str:
-        return f"ffmpeg CLI, -threads {self.threads}, timed by -benchmark rtime"
+        threads = "default threads" if self.threads is None else f"-threads {self.threads}"
+        return f"ffmpeg CLI, {threads}, timed by -benchmark rtime"

@@ -1,8 +1,9 @@
 """One batch request of consecutive frames (``get_frames``), per-frame cost, against PyAV
 decoding the same frames forward and the decode floor (``ffmpeg -threads 2 ... -f null``
-over the same frames).
+over the same frames, and the same with FFmpeg's own thread count, which is faster here).
 
-Issue 4 target: batch frames/s at least 0.9x the ffmpeg decode floor.
+Issue 4 target: batch frames/s at least 0.9x the ``ffmpeg -threads 2`` decode floor (as the
+issue writes it); the ratio to the default-threads floor is reported beside it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def build(ctx: Context) -> Phase:
     pyav = PyAVHeld(movie)
     pyav.label = f"PyAV, held open, {size} frames forward"
     lanes.append(Lane([pyav], requests))
-    lanes.append(Lane([FFmpegDecodeFloor(movie)], requests))
+    lanes.extend(Lane([FFmpegDecodeFloor(movie, threads)], requests) for threads in (2, None))
     return Phase(key="batch", title=f"one batch of {size} consecutive frames (per-frame cost)",
                  lanes=lanes, warm_frame=plan.warm, baseline="pyav-held", plot="bar",
                  time_limit_s=ctx.profile.budget("batch"), min_rounds=1)
