@@ -15,10 +15,11 @@
 //   price is a pipeline of threads-1 frames: the reader keeps feeding packets until the
 //   target comes out, and packets decoded past it serve the next forward request.
 // - How many: by default FFmpeg's own choice, one thread per core plus one (fewer for small
-//   pictures). The extra thread keeps every core busy while another thread of the process (the
-//   socket thread, the broker, a conversion) or the host takes one for a moment: measured here,
-//   one 1080p ProRes frame decoded 0.6-0.9 ms (3%) sooner than with one thread per core, a
-//   random 1080p H.264 frame (GOP 60) 4-6 ms sooner; a fourth thread on two cores was slower.
+//   pictures). Measured on 2 cores, in paired runs against one thread per core: a random 1080p
+//   ProRes frame 0.6-0.9 ms (3%) sooner, a random 1080p H.264 frame (GOP 60) 4-6 ms sooner,
+//   batches no slower; a fourth thread was slower again. Most likely the extra thread keeps
+//   both cores busy while another thread (the socket thread, the broker) or the host holds one
+//   for a moment; in-process PyAV, with none of those threads, gained nothing from it.
 // Frame-threaded and slice-threaded decoding are bit-exact, so threading never changes pixels.
 //
 // Thread-safety: free functions; the returned objects belong to the caller (one thread at a time).
