@@ -358,7 +358,8 @@ class RequestHandler::Impl {
     reserveConvertedFrames(shared.get(), spec, *index, order);
 
     // A forward reader's frame was decoded ahead (worker/decode/read_ahead.h), or is about to be.
-    const std::string movie_key = movieVersionKey(index->path(), index->signature());
+    // Read-ahead follows single-frame requests only: batches need no movie key.
+    const std::string movie_key = wanted.size() == 1 ? movieVersionKey(index->path(), index->signature()) : "";
     const bool forward_reader = wanted.size() == 1 && read_ahead_.continues(movie_key, wanted.front());
 
     // A reader is checked out only when some frame has to be decoded: cache hits need none.

@@ -56,7 +56,7 @@ bool ReadAhead::served(const std::string& movie, int64_t n) {
     auto oldest = movies_.end();
     for (auto it = movies_.begin(); it != movies_.end(); ++it) {
       if (it->second.job_waiting_or_running) continue;
-      if (oldest == movies_.end() || it->second.last_served_at < oldest->second.last_served_at) oldest = it;
+      if (oldest == movies_.end() || it->second.last_served < oldest->second.last_served) oldest = it;
     }
     if (oldest != movies_.end()) {
       counters_.held_bytes -= oldest->second.held_bytes;
@@ -69,8 +69,7 @@ bool ReadAhead::served(const std::string& movie, int64_t n) {
   recent.erase(std::remove(recent.begin(), recent.end(), n), recent.end());
   recent.push_back(n);
   if (recent.size() > kRecentPerMovie) recent.pop_front();
-  m.last_served_at = ++served_counter_;
-  m.last_served_time = std::chrono::steady_clock::now();
+  m.last_served = std::chrono::steady_clock::now();
   // Frames no reader of the movie will ask for any more: outside every recent reader's window.
   for (auto it = m.held.begin(); it != m.held.end();) {
     const int64_t f = it->first;
@@ -194,7 +193,7 @@ UniqueAVFrame ReadAhead::dropHeldLocked(Movie* movie, std::map<int64_t, UniqueAV
 void ReadAhead::dropStaleLocked() {
   const auto now = std::chrono::steady_clock::now();
   for (auto& [name, m] : movies_) {
-    if (m.job_waiting_or_running || m.held.empty() || now - m.last_served_time < held_for_) continue;
+    if (m.job_waiting_or_running || m.held.empty() || now - m.last_served < held_for_) continue;
     while (!m.held.empty()) dropHeldLocked(&m, m.held.begin());
     m.decoded_up_to = -1;  // should the reader come back, the next job decodes its window again
   }

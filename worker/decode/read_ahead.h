@@ -113,8 +113,7 @@ class ReadAhead {
  private:
   struct Movie {
     std::deque<int64_t> recent;           // the last frames served, oldest first
-    uint64_t last_served_at = 0;          // served_counter_ when a frame was last served
-    std::chrono::steady_clock::time_point last_served_time;
+    std::chrono::steady_clock::time_point last_served;  // when a frame was last served
     std::map<int64_t, UniqueAVFrame> held;  // decoded ahead, not taken yet
     uint64_t held_bytes = 0;
     uint64_t frame_bytes = 0;             // what the last decoded frame pins
@@ -151,7 +150,6 @@ class ReadAhead {
   };
   std::deque<Job> jobs_;
   bool stopping_ = false;
-  uint64_t served_counter_ = 0;
   Counters counters_;
   std::thread thread_;
 };
